@@ -1,0 +1,167 @@
+/* Plumbing shared by the bundled C servers; see net.h. */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+volatile sig_atomic_t stop_requested = 0;
+
+void log_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", program_invocation_short_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void parse_args(int argc, char **argv, const char **host, int *port)
+{
+    char *end = NULL;
+    long value;
+
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr, "usage: %s PORT [HOST]\n", argv[0]);
+        exit(2);
+    }
+    value = strtol(argv[1], &end, 10);
+    if (*argv[1] == '\0' || *end != '\0' || value < 1 || value > 65535) {
+        fprintf(stderr, "%s: bad port '%s'\n", argv[0], argv[1]);
+        exit(2);
+    }
+    *port = (int)value;
+    *host = argc == 3 ? argv[2] : "127.0.0.1";
+}
+
+/* Fills a sockaddr for host:port; returns its length and the family. */
+static socklen_t make_addr(const char *host, int port,
+                           struct sockaddr_storage *ss, int *family)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strchr(host, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((unsigned short)port);
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) {
+            log_msg("bad IPv6 address '%s'", host);
+            exit(2);
+        }
+        *family = AF_INET6;
+        return sizeof(*a6);
+    }
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((unsigned short)port);
+    if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+        log_msg("bad IPv4 address '%s'", host);
+        exit(2);
+    }
+    *family = AF_INET;
+    return sizeof(*a4);
+}
+
+static int bound_socket(const char *host, int port, int type, int reuseaddr)
+{
+    struct sockaddr_storage ss;
+    int family, fd, one = 1;
+    socklen_t len = make_addr(host, port, &ss, &family);
+
+    fd = socket(family, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        log_msg("socket: %s", strerror(errno));
+        exit(1);
+    }
+    if (reuseaddr &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+        log_msg("setsockopt(SO_REUSEADDR): %s", strerror(errno));
+        exit(1);
+    }
+    if (family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+        log_msg("bind %s port %d: %s", host, port, strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+int tcp_listen(const char *host, int port, int reuseaddr, int backlog)
+{
+    int fd = bound_socket(host, port, SOCK_STREAM, reuseaddr);
+
+    if (listen(fd, backlog) < 0) {
+        log_msg("listen: %s", strerror(errno));
+        exit(1);
+    }
+    log_msg("listening on %s port %d (tcp)", host, port);
+    return fd;
+}
+
+int udp_bind(const char *host, int port)
+{
+    int fd = bound_socket(host, port, SOCK_DGRAM, 0);
+
+    log_msg("bound to %s port %d (udp)", host, port);
+    return fd;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int set_nonblocking(int fd)
+{
+    int flags = fcntl(fd, F_GETFL, 0);
+
+    if (flags < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+static void on_stop_signal(int signo)
+{
+    (void)signo;
+    stop_requested = 1;
+}
+
+void install_sigterm(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: blocking calls return EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
