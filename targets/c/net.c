@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,13 @@
 #include <unistd.h>
 
 volatile sig_atomic_t stop_requested = 0;
+
+/* Spare descriptor given up by accept_client() when out of descriptors. */
+static int reserve_fd = -1;
+
+/* See block_stop_signals(). */
+static sigset_t wait_mask;
+static int wait_mask_set = 0;
 
 void log_msg(const char *fmt, ...)
 {
@@ -104,6 +112,8 @@ int tcp_listen(const char *host, int port, int reuseaddr, int backlog)
         log_msg("listen: %s", strerror(errno));
         exit(1);
     }
+    if (reserve_fd < 0)
+        reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     log_msg("listening on %s port %d (tcp)", host, port);
     return fd;
 }
@@ -164,4 +174,140 @@ void install_sigterm(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void block_stop_signals(void)
+{
+    sigset_t stop;
+
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, &wait_mask);
+    sigdelset(&wait_mask, SIGTERM);
+    sigdelset(&wait_mask, SIGINT);
+    wait_mask_set = 1;
+}
+
+const sigset_t *stop_wait_mask(void)
+{
+    if (!wait_mask_set) { /* not blocked: sleep with the current mask */
+        pthread_sigmask(SIG_SETMASK, NULL, &wait_mask);
+        wait_mask_set = 1;
+    }
+    return &wait_mask;
+}
+
+int wait_fd(int fd, short events)
+{
+    struct pollfd pfd = {.fd = fd, .events = events};
+
+    for (;;) {
+        if (stop_requested) {
+            errno = EINTR;
+            return -1;
+        }
+        int n = ppoll(&pfd, 1, NULL, stop_wait_mask());
+        if (n > 0)
+            return pfd.revents;
+        if (n < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+int accept_client(int lfd, int flags)
+{
+    static int warned = 0;
+    int fd = accept4(lfd, NULL, NULL, flags);
+
+    if (fd >= 0 || (errno != EMFILE && errno != ENFILE) || reserve_fd < 0)
+        return fd;
+    if (!warned) {
+        log_msg("out of file descriptors: dropping new connections");
+        warned = 1;
+    }
+    close(reserve_fd);
+    fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+    int saved = fd >= 0 ? ECONNABORTED : errno;
+    if (fd >= 0)
+        close(fd);
+    reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* Still out of descriptors: report "nothing pending" so no loop spins. */
+    errno = (saved == EMFILE || saved == ENFILE) ? EAGAIN : saved;
+    return -1;
+}
+
+/* A drained buffer bigger than this is freed rather than kept per idle
+ * connection. */
+#define OUTBUF_KEEP (64 * 1024)
+
+static int outbuf_append(struct outbuf *b, const char *p, size_t n)
+{
+    if (b->off + b->len + n > b->cap) {
+        if (b->off > 0) {
+            memmove(b->data, b->data + b->off, b->len);
+            b->off = 0;
+        }
+        if (b->len + n > b->cap) {
+            size_t cap = b->cap ? b->cap : 4096;
+            while (cap < b->len + n)
+                cap *= 2;
+            char *d = realloc(b->data, cap);
+            if (d == NULL)
+                return -1;
+            b->data = d;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->data + b->off + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int outbuf_send(int fd, struct outbuf *b, const void *buf, size_t n)
+{
+    const char *p = buf;
+
+    if (b->len == 0) {
+        for (;;) {
+            ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w >= 0) {
+                p += w;
+                n -= (size_t)w;
+                break;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno != EINTR)
+                return -1;
+        }
+    }
+    return n > 0 ? outbuf_append(b, p, n) : 0;
+}
+
+int outbuf_flush(int fd, struct outbuf *b)
+{
+    while (b->len > 0) {
+        ssize_t w = send(fd, b->data + b->off, b->len,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            b->off += (size_t)w;
+            b->len -= (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else if (!(w < 0 && errno == EINTR)) {
+            return -1;
+        }
+    }
+    b->off = 0;
+    if (b->cap > OUTBUF_KEEP)
+        outbuf_free(b);
+    return 0;
+}
+
+void outbuf_free(struct outbuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->off = b->len = b->cap = 0;
 }

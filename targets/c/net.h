@@ -17,7 +17,8 @@ void parse_args(int argc, char **argv, const char **host, int *port);
 
 /* A listening TCP socket on host:port.  reuseaddr selects SO_REUSEADDR,
  * which every correct server sets so that it can restart while old
- * connections sit in TIME_WAIT.  Exits with status 1 on failure. */
+ * connections sit in TIME_WAIT.  It also reserves one spare descriptor
+ * (/dev/null) for accept_client().  Exits with status 1 on failure. */
 int tcp_listen(const char *host, int port, int reuseaddr, int backlog);
 
 /* A UDP socket bound to host:port.  Exits with status 1 on failure. */
@@ -34,6 +35,51 @@ int set_nonblocking(int fd);
 /* SIGTERM (and SIGINT) set stop_requested; installed without SA_RESTART so
  * that a blocking accept()/poll() returns EINTR and the loop can exit. */
 void install_sigterm(void);
+
+/* Blocks SIGTERM and SIGINT in the calling thread (threads created later
+ * inherit the mask).  From then on a server sleeps only in ppoll(),
+ * pselect() or epoll_pwait() with stop_wait_mask(), which unblocks them for
+ * the duration of the sleep: a SIGTERM that lands between checking
+ * stop_requested and going to sleep stays pending and cuts the sleep short
+ * instead of being lost. */
+void block_stop_signals(void);
+
+/* The mask to sleep with: the mask before block_stop_signals(), minus
+ * SIGTERM and SIGINT. */
+const sigset_t *stop_wait_mask(void);
+
+/* Sleeps until fd reports one of events (or an error/hangup), with the
+ * stop signals unblocked.  Other signals are waited through.  Returns the
+ * revents, or -1 with errno EINTR once stop_requested is set. */
+int wait_fd(int fd, short events);
+
+/* accept4(lfd, NULL, NULL, flags), except that when the process is out of
+ * descriptors (EMFILE/ENFILE) it frees the spare descriptor tcp_listen()
+ * set aside, accepts the pending connection, closes it at once and
+ * re-reserves: the listening socket is drained rather than staying
+ * readable forever, so a level-triggered loop cannot spin on it and an
+ * edge-triggered one cannot stall.  Returns the new fd, or -1 with errno
+ * (EAGAIN: nothing pending; ECONNABORTED: connection dropped or aborted). */
+int accept_client(int lfd, int flags);
+
+/* Output queued on a non-blocking socket: bytes received but not yet sent
+ * back, data[off .. off+len).  Zero-initialise; grows on demand and gives
+ * back large allocations once drained. */
+struct outbuf {
+    char *data;
+    size_t off, len, cap;
+};
+
+/* Sends p[0..n) after whatever is queued: straight to the socket when
+ * nothing is queued, and queues what the socket does not take.  Never
+ * drops bytes.  Returns 0, or -1 on a connection error or ENOMEM. */
+int outbuf_send(int fd, struct outbuf *b, const void *p, size_t n);
+
+/* Sends queued bytes until the queue is empty or the socket is full
+ * (EAGAIN).  Returns 0, or -1 on a connection error. */
+int outbuf_flush(int fd, struct outbuf *b);
+
+void outbuf_free(struct outbuf *b);
 
 /* Prints "PROGRAM: message" to stderr. */
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,1 @@
+"""The checks, one module per behaviour family; each test implements one catalogue id."""

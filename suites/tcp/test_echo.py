@@ -1,0 +1,60 @@
+"""tcp.echo.*: a TCP echo server returns every byte it receives, unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+
+from fixtures.checkmark import check
+from fixtures.clients import COMPLETE, exchange
+from fixtures.verdict import describe_stream, violation
+
+LARGE = 8 * 1024 * 1024
+
+
+def expect_echo(rule: str, result, payload: bytes, within: float) -> None:
+    """Raise a Violation unless ``result`` holds exactly ``payload``."""
+    if result.data != payload:
+        raise violation(rule, f"the same {len(payload)} bytes back within {within:.1f}s",
+                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())
+
+
+@check("tcp.echo.roundtrip")
+def test_roundtrip(target, tcp_client, payloads, prompt):
+    """An echo server sends back exactly what a client sent.
+
+    Pass: 32 seeded bytes written on a fresh connection come back, the same 32
+    bytes, within the prompt timeout (2 s).
+    """
+    payload = payloads.data(32)
+    result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
+    expect_echo("echo", result, payload, prompt)
+
+
+@check("tcp.echo.binary")
+def test_binary(target, tcp_client, payloads, prompt):
+    """TCP carries bytes, not text: NUL, 0xFF, CR and LF are data like any other.
+
+    A server that uses string functions (strlen, line reading, text decoding)
+    loses or changes some of them.  Pass: all 256 byte values, in seeded order
+    and then in ascending order, come back unchanged.
+    """
+    payload = payloads.permutation(bytes(range(256))) + bytes(range(256))
+    result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
+    expect_echo("binary echo", result, payload, prompt)
+
+
+@check("tcp.echo.large")
+def test_large(target, tcp_client, payloads, prompt):
+    """A server must keep echoing a long stream while the client keeps writing.
+
+    8 MiB is far more than the socket buffers hold, so a server that does not
+    handle short writes, or that stops reading while it cannot write, loses
+    data or deadlocks.  The client reads while it writes, so it never causes
+    the deadlock itself.  Pass: the 8 MiB stream comes back byte-identical
+    (SHA-256 digest), with no pause longer than the prompt timeout.
+    """
+    payload = payloads.data(LARGE)
+    result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
+    if result.end != COMPLETE or hashlib.sha256(result.data).digest() != hashlib.sha256(payload).digest():
+        raise violation("large echo", f"{LARGE} bytes back identical (sha256 {hashlib.sha256(payload).hexdigest()[:16]})",
+                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())

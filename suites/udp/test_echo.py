@@ -1,0 +1,26 @@
+"""udp.echo.*: a UDP echo server answers each datagram with the same bytes."""
+
+from __future__ import annotations
+
+from fixtures.checkmark import check
+from fixtures.verdict import violation
+
+
+@check("udp.echo.roundtrip")
+def test_roundtrip(target, udp_client, payloads, prompt):
+    """A UDP echo server replies to each datagram with one datagram holding the same bytes.
+
+    Pass: a 32-byte datagram sent with sendto() is answered, within the prompt
+    timeout, by one datagram of the same 32 bytes from the server's address.
+    """
+    sock = udp_client()
+    payload = payloads.data(32)
+    sock.sendto(payload, target.address)
+    try:
+        data, peer = sock.recvfrom(65536)
+    except TimeoutError:
+        raise violation("udp echo", f"a {len(payload)}-byte reply within {prompt:.1f}s", "no reply") from None
+    if data != payload:
+        raise violation("udp echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ")
+    if peer[:2] != target.address:
+        raise violation("udp echo", f"the reply from {target.where}", f"it came from {peer[0]}:{peer[1]}")

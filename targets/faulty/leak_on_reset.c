@@ -1,0 +1,117 @@
+/* BUG: poll() echo server that, when recv()/send() fails with ECONNRESET or
+ * EPIPE, removes the fd from its poll set but never close()s it.
+ * Why it is wrong: a reset ends the TCP connection, but not our file
+ * descriptor: it (and its kernel socket) stays allocated until close().
+ * Every client that resets instead of closing cleanly leaks one fd, and a
+ * long-running server eventually fails accept() with EMFILE.  Graceful
+ * EOF is handled correctly, which is why casual testing misses it.
+ * Exposed by: tcp.process.fd-leak (its reset cycles, SO_LINGER {1,0}). */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn {
+    size_t off, len; /* unsent echo bytes are buf[off..len) */
+    char buf[4096];
+};
+
+static struct pollfd *pfds; /* pfds[0] is the listener */
+static struct conn **conns;
+static nfds_t n = 1;
+
+/* Reads (when nothing is pending) and echoes; returns 0 to keep the
+ * connection, 1 on EOF (all echoed: close sends FIN), -errno on error. */
+static int service(int fd, struct conn *c)
+{
+    if (c->len == 0) {
+        ssize_t r = recv(fd, c->buf, sizeof(c->buf), 0);
+        if (r == 0)
+            return 1;
+        if (r < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        c->off = 0;
+        c->len = (size_t)r;
+    }
+    while (c->off < c->len) {
+        ssize_t w = send(fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+        c->off += (size_t)w;
+    }
+    c->len = 0;
+    return 0;
+}
+
+static void drop(nfds_t i, int close_it)
+{
+    if (close_it)
+        close(pfds[i].fd);
+    free(conns[i]);
+    n--;
+    pfds[i] = pfds[n];
+    conns[i] = conns[n];
+}
+
+int main(int argc, char **argv)
+{
+    const char *host;
+    int port, paused = 0;
+    struct rlimit rl;
+    sigset_t block, orig;
+
+    parse_args(argc, argv, &host, &port);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    nfds_t cap = rl.rlim_cur < 1048576 ? rl.rlim_cur : 1048576;
+    pfds = calloc(cap, sizeof(*pfds));
+    conns = calloc(cap, sizeof(*conns));
+    if (!pfds || !conns)
+        return 1;
+    pfds[0].fd = tcp_listen(host, port, 1, 512);
+    set_nonblocking(pfds[0].fd);
+    install_sigterm();
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &orig); /* delivered only in ppoll() */
+
+    while (!stop_requested) {
+        struct timespec backoff = {0, 100000000};
+        pfds[0].events = paused ? 0 : POLLIN;
+        for (nfds_t i = 1; i < n; i++)
+            pfds[i].events = conns[i]->len ? POLLOUT : POLLIN;
+        if (ppoll(pfds, n, paused ? &backoff : NULL, &orig) < 0)
+            continue;
+        paused = 0;
+        for (nfds_t i = n - 1; i >= 1; i--) { /* backwards: drop() swaps */
+            int r = pfds[i].revents ? service(pfds[i].fd, conns[i]) : 0;
+            if (r == -ECONNRESET || r == -EPIPE)
+                drop(i, 0); /* the bug: "peer is gone" -- but our fd is not */
+            else if (r != 0)
+                drop(i, 1);
+        }
+        while (pfds[0].revents & POLLIN) {
+            int fd = accept4(pfds[0].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (fd < 0) {
+                paused = errno == EMFILE || errno == ENFILE; /* don't spin */
+                break;
+            }
+            struct conn *c = n < cap ? calloc(1, sizeof(*c)) : NULL;
+            if (!c) {
+                close(fd);
+                continue;
+            }
+            pfds[n] = (struct pollfd){.fd = fd};
+            conns[n++] = c;
+        }
+    }
+    while (n > 1)
+        drop(n - 1, 1);
+    return 0;
+}

@@ -1,0 +1,86 @@
+/* FAULTY: ignores short writes on non-blocking sockets.
+ *
+ * Bug: each chunk read is passed to send() once; if send() accepts only part
+ * of it (short write) or fails with EAGAIN, the rest is silently dropped.
+ * Why it is wrong: on a non-blocking socket send() copies only what fits in
+ * the kernel send buffer right now and returns that count.  The caller must
+ * keep the remainder and send it when poll() reports POLLOUT; the return
+ * value is not a formality.
+ * Exposed by: a large stream (e.g. 8 MiB) while the client reads more
+ * slowly than it writes: the send buffer fills, and the echo comes back
+ * with bytes missing.  Small echoes always fit, so they work.
+ *
+ * Everything else is meant to be correct: poll() loop (no busy waiting),
+ * half-close, resets, SIGTERM via ppoll. */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define MAXFDS 1024
+
+static char buf[256 * 1024];
+
+int main(int argc, char **argv)
+{
+    const char *host;
+    int port, nfds = 1;
+    sigset_t block, orig;
+    struct pollfd pfds[MAXFDS];
+
+    parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only inside ppoll */
+
+    pfds[0].fd = tcp_listen(host, port, 1, 512);
+    pfds[0].events = POLLIN;
+    set_nonblocking(pfds[0].fd);
+
+    while (!stop_requested) {
+        pfds[0].events = nfds < MAXFDS ? POLLIN : 0; /* full: stop accepting */
+        if (ppoll(pfds, (nfds_t)nfds, NULL, &orig) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_msg("poll: %s", strerror(errno));
+            return 1;
+        }
+        for (int i = nfds - 1; i >= 1; i--) {
+            if (pfds[i].revents == 0)
+                continue;
+            ssize_t n = recv(pfds[i].fd, buf, sizeof(buf), 0);
+            if (n > 0) {
+                /* BUG: a short count or EAGAIN means the rest is lost; it
+                 * should be buffered and sent on POLLOUT. */
+                if (send(pfds[i].fd, buf, (size_t)n, MSG_NOSIGNAL) >= 0 ||
+                    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                    continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+                continue;
+            }
+            /* EOF (all echoes already handed over) or error: close. */
+            close(pfds[i].fd);
+            pfds[i] = pfds[--nfds];
+        }
+        if (pfds[0].revents & POLLIN) {
+            while (nfds < MAXFDS) {
+                int fd = accept4(pfds[0].fd, NULL, NULL,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0)
+                    break;
+                pfds[nfds].fd = fd;
+                pfds[nfds].events = POLLIN;
+                pfds[nfds].revents = 0;
+                nfds++;
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* FAULTY: UDP echo with a receive buffer that is too small.
+ *
+ * Bug: datagrams are received into a 1024-byte buffer, so anything longer
+ * is truncated to its first 1024 bytes and only those are echoed.
+ * Why it is wrong: UDP delivers a datagram whole, in ONE recvfrom(); the
+ * part that does not fit in the buffer is discarded by the kernel (the
+ * MSG_TRUNC case), not kept for a later call as TCP would.  The buffer must
+ * hold the largest datagram possible (65535 bytes), or the server must at
+ * least detect truncation.
+ * Exposed by: any datagram longer than 1024 bytes (e.g. 1500 or 8000): the
+ * echo is 1024 bytes long.  Short and zero-length datagrams echo fine.
+ *
+ * Everything else is meant to be correct: each datagram echoed to its own
+ * sender, zero-length datagrams echoed, SIGTERM via ppoll. */
+#define _GNU_SOURCE
+#include "net.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+
+int main(int argc, char **argv)
+{
+    const char *host;
+    int port;
+    sigset_t block, orig;
+    struct pollfd pfd = {.events = POLLIN};
+    char buf[1024]; /* BUG: should be 65535 */
+
+    parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only inside ppoll */
+
+    pfd.fd = udp_bind(host, port);
+    while (!stop_requested) {
+        if (ppoll(&pfd, 1, NULL, &orig) < 0) {
+            if (errno == EINTR)
+                continue;
+            log_msg("poll: %s", strerror(errno));
+            return 1;
+        }
+        for (;;) {
+            struct sockaddr_storage peer;
+            socklen_t plen = sizeof(peer);
+            ssize_t n = recvfrom(pfd.fd, buf, sizeof(buf), MSG_DONTWAIT,
+                                 (struct sockaddr *)&peer, &plen);
+            if (n < 0)
+                break; /* EAGAIN: drained (or a transient ICMP error) */
+            sendto(pfd.fd, buf, (size_t)n, MSG_DONTWAIT,
+                   (struct sockaddr *)&peer, plen);
+        }
+    }
+    return 0;
+}
