@@ -58,3 +58,16 @@ def test_large(target, tcp_client, payloads, prompt):
     if result.end != COMPLETE or hashlib.sha256(result.data).digest() != hashlib.sha256(payload).digest():
         raise violation("large echo", f"{LARGE} bytes back identical (sha256 {hashlib.sha256(payload).hexdigest()[:16]})",
                         f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())
+
+
+@check("tcp.echo.ipv6")
+def test_ipv6(target, tcp_client, payloads, prompt):
+    """A server that claims IPv6 listens on ::1 when started with {host} = ::1 and echoes there.
+
+    IPv6 needs an AF_INET6 socket and a sockaddr_in6; code that hard-codes
+    sockaddr_in or inet_addr() cannot do it.  Pass: 32 bytes sent to [::1]
+    come back unchanged, promptly.
+    """
+    payload = payloads.data(32)
+    result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
+    expect_echo("IPv6 echo", result, payload, prompt)

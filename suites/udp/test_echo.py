@@ -24,3 +24,20 @@ def test_roundtrip(target, udp_client, payloads, prompt):
         raise violation("udp echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ")
     if peer[:2] != target.address:
         raise violation("udp echo", f"the reply from {target.where}", f"it came from {peer[0]}:{peer[1]}")
+
+
+@check("udp.echo.ipv6")
+def test_ipv6(target, udp_client, payloads, prompt):
+    """A server that claims IPv6 answers on ::1 when started with {host} = ::1.
+
+    Pass: a 32-byte datagram sent to [::1] comes back unchanged, promptly.
+    """
+    sock = udp_client()
+    payload = payloads.data(32)
+    sock.sendto(payload, target.address)
+    try:
+        data = sock.recv(65536)
+    except TimeoutError:
+        raise violation("udp IPv6 echo", f"a reply within {prompt:.1f}s", "no reply") from None
+    if data != payload:
+        raise violation("udp IPv6 echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ")

@@ -8,7 +8,9 @@
  * value is not a formality.
  * Exposed by: a large stream (e.g. 8 MiB) while the client reads more
  * slowly than it writes: the send buffer fills, and the echo comes back
- * with bytes missing.  Small echoes always fit, so they work.
+ * with bytes missing.  Small echoes always fit, so they work.  The modest
+ * fixed send buffer (a legitimate choice) makes the short write happen on
+ * every run rather than only when the client happens to read slowly.
  *
  * Everything else is meant to be correct: poll() loop (no busy waiting),
  * half-close, resets, SIGTERM via ppoll. */
@@ -30,6 +32,7 @@ int main(int argc, char **argv)
 {
     const char *host;
     int port, nfds = 1;
+    int sndbuf = 32 * 1024; /* fixed kernel send buffer (Linux doubles it) */
     sigset_t block, orig;
     struct pollfd pfds[MAXFDS];
 
@@ -75,6 +78,7 @@ int main(int argc, char **argv)
                                  SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0)
                     break;
+                setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
                 pfds[nfds].fd = fd;
                 pfds[nfds].events = POLLIN;
                 pfds[nfds].revents = 0;

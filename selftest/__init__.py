@@ -1,0 +1,1 @@
+"""sockcheck's own tests (pytester-based); run with ``pytest selftest -n 2``."""

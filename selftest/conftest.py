@@ -1,0 +1,21 @@
+"""Fixtures of the self-tests; how runs are started is documented in selftest/running.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from selftest.running import Sockcheck, ensure_c_targets
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def c_targets() -> None:
+    """The bundled C servers are built (once per worker, serialised by a lock)."""
+    ensure_c_targets()
+
+
+@pytest.fixture
+def sockcheck(pytester, monkeypatch, tmp_path, c_targets) -> Sockcheck:
+    """Runs sockcheck as a subprocess from a temporary folder; see selftest/running.py."""
+    return Sockcheck(pytester, monkeypatch, tmp_path)

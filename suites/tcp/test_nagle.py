@@ -1,0 +1,35 @@
+"""tcp.nagle.*: Nagle's algorithm and the byte stream a server must cope with."""
+
+from __future__ import annotations
+
+from fixtures.checkmark import check
+from fixtures.clients import exchange
+from fixtures.verdict import describe_stream, violation
+
+TINY_WRITES = 400
+
+
+@check("tcp.nagle.small-writes")
+def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
+    """Without TCP_NODELAY, tiny writes are held back while a segment is unacknowledged, then sent together.
+
+    Nagle's algorithm (RFC 896) keeps at most one small segment in flight;
+    what the application writes meanwhile is coalesced into the next
+    segment.  So 400 one-byte writes leave as far fewer segments, and a
+    server reads them in chunks that match none of the writes.  The first
+    assertion is the kernel's behaviour (the capture must show coalescing,
+    or the check has not tested what it claims); the second is the server's.
+    Pass: the capture shows fewer client data segments than writes, and the
+    echo is the 400 bytes, intact.
+    """
+    data = payloads.data(TINY_WRITES)
+    sock = tcp_client(nodelay=False)
+    result = exchange(sock, [data[i:i + 1] for i in range(TINY_WRITES)], expect=TINY_WRITES, idle_timeout=prompt)
+    wire.wait_for(lambda segs: sum(s.length for s in segs if s.from_client) >= TINY_WRITES, prompt)
+    segments = [s for s in wire.segments() if s.from_client and s.length]
+    note(f"{TINY_WRITES} one-byte writes left as {len(segments)} segments")
+    if len(segments) >= TINY_WRITES:
+        raise AssertionError(f"nagle: the kernel sent {len(segments)} segments for {TINY_WRITES} writes: no coalescing to test")
+    if result.data != data:
+        raise violation("nagle", f"the {TINY_WRITES} bytes of coalesced tiny writes echoed intact",
+                        f"{describe_stream(data, result.data)} {result.describe_end()}".strip())

@@ -1,0 +1,170 @@
+"""tcp.process.*: the server's processes and descriptors: reaped, released, and ended on SIGTERM."""
+
+from __future__ import annotations
+
+import socket
+
+import psutil
+
+from fixtures.checkmark import check
+from fixtures.clients import converse, exchange, open_many, read_until_eof, set_linger_reset
+from fixtures.polling import poll_until
+from fixtures.proctree import format_snapshot, snapshot
+from fixtures.verdict import violation
+
+ZOMBIE_CLIENTS = 32
+FD_CYCLES = 300
+FD_SLACK = 2
+SHUTDOWN_LIMIT = 3.0
+SHUTDOWN_CLIENTS = 3
+
+
+def children_by_state(pid: int) -> tuple[int, int]:
+    """(live, zombie) direct children of ``pid``."""
+    try:
+        children = psutil.Process(pid).children()
+    except psutil.NoSuchProcess:
+        return 0, 0
+    live = zombies = 0
+    for child in children:
+        try:
+            zombie = child.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            continue
+        zombies += zombie
+        live += not zombie
+    return live, zombies
+
+
+def tree_fds(target) -> int:
+    total = 0
+    for proc in target.processes():
+        try:
+            total += proc.num_fds()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return total
+
+
+def settled(probe, timeout: float) -> int:
+    """A reading of ``probe`` once two consecutive readings agree (or at ``timeout``)."""
+    previous = [probe()]
+
+    def reading() -> tuple[int, int]:
+        current = probe()
+        pair = (previous[0], current)
+        previous[0] = current
+        return pair
+
+    _, (_, value) = poll_until(reading, lambda pair: pair[0] == pair[1], timeout)
+    return value
+
+
+@check("tcp.process.zombies")
+def test_zombies(target, payloads, prompt, evidence):
+    """A forking server must reap every child; SIGCHLD signals merge, so one waitpid() per signal is not enough.
+
+    When several children exit together the kernel may deliver a single
+    SIGCHLD for all of them.  A handler that calls waitpid() once reaps one
+    child and leaves the rest as zombies; the fix is to loop
+    ``while (waitpid(-1, NULL, WNOHANG) > 0)``.  32 clients connect and are
+    echoed, then all 32 close at the same instant.  Pass: promptly, every
+    connection's child is gone and no child of the server is a zombie.
+    """
+    baseline_live = settled(lambda: children_by_state(target.pid)[0], prompt)
+    socks, problem = open_many(target.address, ZOMBIE_CLIENTS, timeout=prompt)
+    try:
+        if problem:
+            raise violation("zombies", f"{ZOMBIE_CLIENTS} connections", problem)
+        results = converse(socks, [[payloads.data(16, f"z{i}")] for i in range(len(socks))], idle_timeout=prompt)
+        if any(len(r.data) != 16 for r in results):
+            raise violation("zombies", f"{ZOMBIE_CLIENTS} clients echoed", "some were not")
+    finally:
+        for sock in socks:  # all at once: the children exit together
+            sock.close()
+    done, (live, zombies) = poll_until(lambda: children_by_state(target.pid),
+                                       lambda s: s[0] <= baseline_live and s[1] == 0, prompt)
+    if not done:
+        evidence("process tree", format_snapshot(snapshot(target.processes() + _zombies_of(target.pid))))
+        raise violation("zombies", f"no zombie children {prompt:.1f}s after {ZOMBIE_CLIENTS} clients disconnected together",
+                        f"{zombies} zombie(s) and {live} live child(ren) (baseline {baseline_live})")
+
+
+def _zombies_of(pid: int) -> list[psutil.Process]:
+    try:
+        return [c for c in psutil.Process(pid).children() if c.status() == psutil.STATUS_ZOMBIE]
+    except psutil.NoSuchProcess:
+        return []
+
+
+@check("tcp.process.fd-leak")
+def test_fd_leak(target, payloads, prompt, evidence, note):
+    """Every connection's descriptor must be closed, however the connection ends.
+
+    Servers often close on the happy path and forget the error paths: a
+    client reset (ECONNRESET/EPIPE), or a half-close.  A forking parent that
+    does not close its copy of the connected socket leaks one descriptor per
+    client.  300 connections are echoed and ended in turn by a graceful
+    close, a reset (SO_LINGER 0) and a half-close.  Pass: promptly afterwards
+    the open descriptors of the server's whole process tree are back to the
+    baseline + 2.
+    """
+    baseline = settled(lambda: tree_fds(target), prompt)
+    payload = payloads.data(32)
+    eof_missing = 0
+    for cycle in range(FD_CYCLES):
+        with socket.socket(target.family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(prompt)
+            sock.connect(target.address)
+            result = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+            if result.data != payload:
+                raise violation("fd leak", f"cycle {cycle + 1} echoed", f"{len(result.data)} bytes {result.describe_end()}")
+            mode = cycle % 3
+            if mode == 1:
+                set_linger_reset(sock)
+            elif mode == 2:
+                sock.shutdown(socket.SHUT_WR)
+                # Waiting for EOF only until the first miss keeps a broken server from costing 100 × prompt.
+                if not eof_missing and read_until_eof(sock, prompt).end != "EOF":
+                    eof_missing += 1
+    done, count = poll_until(lambda: tree_fds(target), lambda n: n <= baseline + FD_SLACK, prompt)
+    note(f"fds: baseline {baseline}, after {FD_CYCLES} cycles {count}")
+    if not done:
+        evidence("process tree", format_snapshot(snapshot(target.processes())))
+        extra = "; a half-closed connection got no EOF" if eof_missing else ""
+        raise violation("fd leak", f"at most {baseline + FD_SLACK} open fds (baseline {baseline} + {FD_SLACK}) after {FD_CYCLES} cycles",
+                        f"{count} ({count - baseline} more){extra}")
+
+
+@check("tcp.process.shutdown")
+def test_shutdown(target, payloads, prompt, evidence):
+    """On SIGTERM a server ends with its whole process tree; no child may be left running as an orphan.
+
+    A forking server that exits without signalling its children leaves them
+    serving connections as orphans (re-parented away from the server), out of
+    any supervisor's reach.  With 3 clients connected and echoed, SIGTERM goes
+    to the main process only, as a service manager sends it.  Pass: within
+    3 s every process of the tree is gone; where the target claims
+    graceful-shutdown, the exit status is 0.
+    """
+    socks, problem = open_many(target.address, SHUTDOWN_CLIENTS, timeout=prompt)
+    try:
+        if problem:
+            raise violation("shutdown", f"{SHUTDOWN_CLIENTS} connections", problem)
+        converse(socks[:1], [[payloads.data(16)]], idle_timeout=prompt)
+        status = target.terminate_main(SHUTDOWN_LIMIT)
+        done, left = poll_until(target.processes, lambda procs: not procs, SHUTDOWN_LIMIT)
+        if not done or status is None:
+            rows = snapshot(left)
+            evidence("process tree after SIGTERM", format_snapshot(rows))
+            if status is None:
+                actual = f"the server still running ({len(rows)} process(es))"
+            else:
+                actual = (f"the server exited with status {status} but {len(rows)} orphaned child(ren) still run "
+                          f"(pid {', '.join(str(r.pid) for r in rows)})")
+            raise violation("shutdown", f"the whole process tree gone within {SHUTDOWN_LIMIT:.0f}s of SIGTERM", actual)
+        if "graceful-shutdown" in target.spec.capabilities and status != 0:
+            raise violation("shutdown", "exit status 0 (the target claims graceful-shutdown)", f"status {status}")
+    finally:
+        for sock in socks:
+            sock.close()

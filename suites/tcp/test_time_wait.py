@@ -1,0 +1,82 @@
+"""tcp.time-wait.rebind: a server restarts at once on its port, though old connections sit in TIME_WAIT."""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from fixtures.checkmark import check
+from fixtures.clients import exchange, read_until_eof
+from fixtures.launcher import LaunchError
+from fixtures.polling import poll_until
+from fixtures.tcpstates import format_states, read_tcp_states
+from fixtures.verdict import violation
+
+STOP_TIMEOUT = 3.0
+
+
+def wait_for_time_wait(port: int, timeout: float) -> list:
+    """Poll the state table until a TIME_WAIT socket on ``port`` shows up."""
+    _, rows = poll_until(lambda: [r for r in read_tcp_states(port) if r.local[1] == port and r.state == "TIME_WAIT"],
+                         bool, timeout)
+    return rows
+
+
+def bind_without_reuseaddr(host: str, port: int) -> int:
+    """errno of a plain bind() to host:port (0 when it succeeds)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.errno
+    return 0
+
+
+@check("tcp.time-wait.rebind")
+def test_rebind(target, tcp_client, payloads, prompt, evidence, note):
+    """The side that closes a TCP connection first keeps it in TIME_WAIT for 60 s on Linux.
+
+    TIME_WAIT protects a new connection from stray segments of the old one.
+    When a server is stopped while clients are connected, the server closes
+    first, so its port has TIME_WAIT connections.  A plain bind() to that port
+    then fails with EADDRINUSE; on Linux a bind succeeds only if both the old
+    socket and the new one set SO_REUSEADDR (and nothing is listening there),
+    which is why every restartable server sets it.  Two arms, on the
+    target's own port after stopping it with a client connected: (1) a probe
+    bind without SO_REUSEADDR fails with EADDRINUSE and /proc/net/tcp shows
+    TIME_WAIT on the port — proving the situation is real; (2) the target
+    restarts at once on the same port and echoes.  Pass: both arms hold.
+    """
+    sock = tcp_client()
+    payload = payloads.data(32)
+    exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+    status = target.terminate_main(STOP_TIMEOUT)
+    if status is None:
+        raise violation("TIME_WAIT rebind", f"the server to exit within {STOP_TIMEOUT:.0f}s of SIGTERM", "it is still running")
+    # The server's exit closed its side first; our close completes the exchange of FINs.
+    read_until_eof(sock, prompt)
+    sock.close()
+    rows = wait_for_time_wait(target.port, prompt)
+    evidence(f"TCP sockets on port {target.port}", format_states(read_tcp_states(target.port)))
+    if not rows:
+        raise violation("TIME_WAIT rebind (control)", f"a TIME_WAIT socket on port {target.port} after the server closed first",
+                        f"none: {format_states(read_tcp_states(target.port))}")
+    err = bind_without_reuseaddr(target.host, target.port)
+    if err != errno.EADDRINUSE:
+        raise violation("TIME_WAIT rebind (control)", "a bind without SO_REUSEADDR to fail with EADDRINUSE",
+                        os_error_name(err))
+    note(f"control: {len(rows)} TIME_WAIT socket(s) on port {target.port}, plain bind() got EADDRINUSE")
+    try:
+        target.restart()
+    except LaunchError as exc:
+        raise violation("TIME_WAIT rebind", f"an immediate restart on port {target.port} (needs SO_REUSEADDR)",
+                        f"it failed: {exc}") from None
+    again = payloads.data(32, "after-restart")
+    result = exchange(tcp_client(), again, expect=len(again), idle_timeout=prompt)
+    if result.data != again:
+        raise violation("TIME_WAIT rebind", "the restarted server to echo", f"{len(result.data)} bytes {result.describe_end()}")
+
+
+def os_error_name(err: int) -> str:
+    return "success (no TIME_WAIT protection)" if err == 0 else f"{errno.errorcode.get(err, err)}"

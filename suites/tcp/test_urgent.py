@@ -1,0 +1,145 @@
+"""tcp.urgent.*: TCP urgent data (MSG_OOB): the URG flag, the urgent pointer, and what servers do with it."""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import time
+
+from fixtures.checkmark import check
+from fixtures.clients import exchange
+from fixtures.verdict import violation
+
+BEFORE, URGENT, AFTER = b"abc", b"!", b"def"
+URGENT_OFFSET = len(BEFORE)  # the urgent byte's offset in the client's stream
+
+
+def expected_inband(oob: str) -> bytes:
+    return BEFORE + URGENT + AFTER if oob == "inline" else BEFORE + AFTER
+
+
+def send_with_urgent(sock: socket.socket) -> None:
+    """abc, then one byte with MSG_OOB, then def: three writes, three segments (TCP_NODELAY)."""
+    sock.send(BEFORE)
+    sock.send(URGENT, socket.MSG_OOB)
+    sock.send(AFTER)
+
+
+def collect(sock: socket.socket, oob: str, timeout: float) -> tuple[bytes, bytes, str]:
+    """Read in-band bytes and any urgent byte until both are complete, EOF, reset or ``timeout``.
+
+    Returns (in-band bytes, urgent bytes, how it ended).
+    """
+    want_inband = expected_inband(oob)
+    want_urgent = URGENT if oob == "urgent" else b""
+    inband, urgent = bytearray(), bytearray()
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLPRI)
+    sock.setblocking(False)
+    deadline = time.monotonic() + timeout
+    try:
+        while len(inband) < len(want_inband) or len(urgent) < len(want_urgent):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return bytes(inband), bytes(urgent), "timeout"
+            for _, events in poller.poll(remaining * 1000):
+                if events & select.POLLPRI:
+                    try:
+                        urgent += sock.recv(1, socket.MSG_OOB)
+                    except OSError as exc:  # EINVAL: mark already read; EAGAIN: not yet here
+                        if exc.errno not in (errno.EINVAL, errno.EAGAIN):
+                            raise
+                if events & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                    try:
+                        data = sock.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except ConnectionResetError:
+                        return bytes(inband), bytes(urgent), "RST"
+                    if not data:
+                        return bytes(inband), bytes(urgent), "EOF"
+                    inband += data
+        return bytes(inband), bytes(urgent), "complete"
+    finally:
+        sock.settimeout(timeout)
+
+
+@check("tcp.urgent.stream-intact")
+def test_stream_intact(target, tcp_client, payloads, prompt):
+    """Urgent data must neither kill the connection nor corrupt the in-band stream.
+
+    send(..., MSG_OOB) marks one byte urgent.  Without SO_OOBINLINE Linux
+    takes that single byte out of the stream: a plain server never sees it
+    (oob = "discard").  With SO_OOBINLINE it stays in place ("inline").  A
+    server may instead read it with recv(MSG_OOB) when select() reports an
+    exceptional condition, and send it back urgent ("urgent").  The client
+    sends "abc", "!" with MSG_OOB, then "def".  Pass: the connection
+    survives (a further round trip works) and the in-band echo is "abcdef"
+    (discard), "abc!def" (inline), or "abcdef" plus "!" received back as
+    urgent data (urgent), as the target's manifest declares.
+    """
+    sock = tcp_client(nodelay=True)
+    send_with_urgent(sock)
+    inband, urgent, end = collect(sock, target.spec.oob, prompt)
+    want = expected_inband(target.spec.oob)
+    want_urgent = URGENT if target.spec.oob == "urgent" else b""
+    if inband != want or urgent != want_urgent:
+        got_urgent = f", urgent {urgent!r}" if urgent or want_urgent else ""
+        raise violation(f"urgent data (oob={target.spec.oob})",
+                        f"in-band {want!r}" + (f" and urgent {want_urgent!r}" if want_urgent else ""),
+                        f"in-band {inband!r}{got_urgent}" + ("" if end == "complete" else f" then {end}"))
+    after = payloads.data(16)
+    result = exchange(sock, after, expect=len(after), idle_timeout=prompt)
+    if result.data != after:
+        raise violation("urgent data", "the connection to keep echoing afterwards",
+                        f"{len(result.data)} bytes {result.describe_end()}".strip())
+
+
+def urgent_bytes(segments, from_client: bool) -> list[tuple[int, int | None]]:
+    """(stream offset the urgent pointer designates, byte there) for each URG segment of one side.
+
+    Linux follows RFC 793's reading: the pointer is the offset, from the
+    segment's sequence number, of the byte *after* the urgent byte.
+    """
+    stream: dict[int, int] = {}
+    for seg in segments:
+        if seg.from_client == from_client:
+            for i, byte in enumerate(seg.payload):
+                stream[seg.seq - 1 + i] = byte
+    marks = []
+    for seg in segments:
+        if seg.from_client == from_client and seg.urgent is not None:
+            offset = seg.seq - 1 + seg.urgent - 1
+            marks.append((offset, stream.get(offset)))
+    return marks
+
+
+@check("tcp.urgent.wire-pointer")
+def test_wire_pointer(target, wire, tcp_client, prompt, note):
+    """On the wire, urgent data is a flag (URG) and a pointer in the TCP header, not a separate channel.
+
+    RFC 793 says the urgent pointer points to the byte *following* the urgent
+    data; RFC 1122 corrected it to point *at* the last urgent byte, but Linux
+    (like BSD) keeps the RFC 793 meaning unless net.ipv4.tcp_stdurg is set:
+    for one urgent byte the pointer is one past it.  The capture shows the
+    client's "!" segment.  Pass: a client segment carries URG with a pointer
+    designating the "!" (one past it); for targets with oob = "urgent", a
+    server segment carries URG with a pointer designating the echoed "!".
+    """
+    sock = tcp_client(nodelay=True)
+    send_with_urgent(sock)
+    inband, urgent, end = collect(sock, target.spec.oob, prompt)
+    wire.wait_for(lambda segs: any(s.urgent is not None for s in segs if s.from_client), prompt)
+    segments = wire.segments()
+    client_marks = urgent_bytes(segments, from_client=True)
+    if not any(offset == URGENT_OFFSET and byte == URGENT[0] for offset, byte in client_marks):
+        raise violation("urgent pointer (client)", f"a URG segment whose pointer is one past the urgent byte (stream offset {URGENT_OFFSET})",
+                        f"URG marks at {client_marks or 'none'}")
+    note(f"client URG pointer designates offset {URGENT_OFFSET} ('!'), one past it on the wire")
+    if target.spec.oob == "urgent":
+        wire.wait_for(lambda segs: any(s.urgent is not None for s in segs if not s.from_client), prompt)
+        server_marks = urgent_bytes(wire.segments(), from_client=False)
+        if not any(byte == URGENT[0] for _, byte in server_marks):
+            raise violation("urgent pointer (server)", "the server's echo of '!' in a URG segment pointing one past it",
+                            f"server URG marks {server_marks or 'none'}; in-band echo {inband!r}")

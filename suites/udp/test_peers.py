@@ -1,0 +1,54 @@
+"""udp.peers.*: a UDP server answers each datagram to the address it came from."""
+
+from __future__ import annotations
+
+from fixtures.checkmark import check
+from fixtures.clients import recv_datagrams
+from fixtures.verdict import violation
+
+PER_CLIENT = 8
+
+
+@check("udp.peers.reply-to-sender")
+def test_reply_to_sender(target, udp_client, payloads, prompt):
+    """One UDP socket serves every client; the reply goes to the sender of each datagram.
+
+    recvfrom() tells the server who sent each datagram; a server that keeps a
+    single "current client" (the last one it heard from, or the first) sends
+    replies to the wrong peer when clients interleave.  Two clients on
+    different ports send 8 datagrams each, alternating, back-to-back.  Pass:
+    each client receives exactly its own 8 datagrams.
+    """
+    clients = [udp_client(), udp_client()]
+    sent: list[list[bytes]] = [[], []]
+    for i in range(PER_CLIENT):
+        for c, sock in enumerate(clients):
+            datagram = payloads.data(64, f"client{c}-{i}")
+            sent[c].append(datagram)
+            sock.sendto(datagram, target.address)
+    for c, sock in enumerate(clients):
+        got = recv_datagrams(sock, 2 * PER_CLIENT, prompt / 2)
+        own = [g for g in got if g in sent[c]]
+        foreign = [g for g in got if g in sent[1 - c]]
+        if foreign or sorted(own) != sorted(sent[c]):
+            raise violation("reply to sender", f"client {c + 1} to receive its own {PER_CLIENT} datagrams only",
+                            f"{len(own)} of its own and {len(foreign)} of the other client's")
+
+
+@check("udp.peers.connected-client")
+def test_connected_client(target, udp_client, payloads, prompt):
+    """A connect()ed UDP client only accepts datagrams from the address it connected to.
+
+    connect() on a UDP socket fixes the peer: send()/recv() work without an
+    address, and the kernel drops datagrams from any other source.  A server
+    that replies from a different socket or port (or address) is never heard
+    by such a client.  Pass: 32 bytes sent with send() on a connected socket
+    come back through recv().
+    """
+    sock = udp_client(connect=True)
+    payload = payloads.data(32)
+    sock.send(payload)
+    got = recv_datagrams(sock, 1, prompt)
+    if got != [payload]:
+        raise violation("connected client", f"the {len(payload)} bytes back on a connect()ed socket within {prompt:.1f}s",
+                        "no reply from the connected address" if not got else f"{len(got[0])} bytes that differ")
