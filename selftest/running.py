@@ -81,9 +81,16 @@ def run_env(run_id: str) -> dict[str, str]:
     return env
 
 
+# `python -m pytest`, except that SIGINT raises KeyboardInterrupt even when this self-test
+# inherited SIGINT as ignored (a background job of a non-interactive shell does): Python
+# leaves an ignored SIGINT ignored, and the interrupt tests would then test nothing.
+_PYTEST_WITH_SIGINT = ("import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                       "sys.exit(pytest.console_main())")
+
+
 def popen_command(*args: str, suites: Iterable[Path] = (TCP_SUITE,)) -> list[str]:
     """argv for ``subprocess.Popen`` of a sockcheck run (the interrupt tests)."""
-    return [sys.executable, "-m", "pytest", *base_args(*suites), *args]
+    return [sys.executable, "-c", _PYTEST_WITH_SIGINT, *base_args(*suites), *args]
 
 
 # -- manifests ------------------------------------------------------------------
@@ -178,8 +185,9 @@ class Run:
     def error_lines(self) -> list[str]:
         return [line for line in self.stderr.splitlines() if line.strip()]
 
-    def __str__(self) -> str:  # shown by a failing assert
-        return f"exit {self.ret} after {self.duration:.1f}s\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+    def __str__(self) -> str:  # for assert messages: `assert run.ret == 0, str(run)`
+        return (f"sockcheck {' '.join(self.args)}\nexit {self.ret} after {self.duration:.1f}s"
+                f"\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}")
 
 
 class Sockcheck:
@@ -210,6 +218,14 @@ class Sockcheck:
         argv = [*base_args(*suites), "--conformance-json", str(json_path), *args]
         result = self.pytester.runpytest_subprocess(*argv, timeout=timeout)
         return Run(result.ret, result.stdout.str(), result.stderr.str(), result.duration, json_path, run_id, argv)
+
+    def run_inprocess(self, *args: str, suites: Iterable[Path] = (TCP_SUITE,)) -> Run:
+        """The same, inside this process (``pytester.runpytest_inprocess``): only for runs that
+        stop before any target starts, such as manifest errors (about 20 times cheaper)."""
+        json_path = self.tmp_path / f"conformance-inprocess-{len(self.run_ids)}.json"
+        argv = [*base_args(*suites), "--conformance-json", str(json_path), *args]
+        result = self.pytester.runpytest_inprocess(*argv)
+        return Run(result.ret, result.stdout.str(), result.stderr.str(), result.duration, json_path, "", argv)
 
     def leftovers(self) -> list[psutil.Process]:
         """Live processes of any run of this test (by run id or by this test's tag)."""
@@ -281,7 +297,7 @@ def describe(processes: Iterable[psutil.Process]) -> str:
     return "\n".join(rows) or "(none)"
 
 
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.05) -> Any:
     """Poll ``condition`` until it returns something truthy; AssertionError after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:

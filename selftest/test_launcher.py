@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -17,11 +18,28 @@ from fixtures import launcher
 from fixtures.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
 from fixtures.manifest import TargetSpec
 from fixtures.ports import PortAllocator
-from selftest.running import SELFTEST_TARGETS, TOKEN_VARIABLE, c_command, describe, script_command, target_toml, \
-    wait_for, wait_no_leftovers, zombie_children
+from selftest.running import (
+    RUN_VARIABLE,
+    SELFTEST_TARGETS,
+    TOKEN_VARIABLE,
+    c_command,
+    describe,
+    new_run_id,
+    popen_command,
+    run_env,
+    script_command,
+    target_toml,
+    wait_for,
+    wait_no_leftovers,
+    write_manifest,
+    zombie_children,
+)
 
 ROUNDTRIP = "tcp.echo.roundtrip"
 READY_TIMEOUT = 1.0
+# Runs whose targets only need to start and echo use half the default timeouts: the
+# SIGTERM grace before SIGKILL (2 s x scale) dominates their duration.
+FAST = ("--timeout-scale", "0.5")
 
 
 def control() -> str:
@@ -41,9 +59,9 @@ def test_never_listens_is_a_launch_error(sockcheck):
     manifest = sockcheck.manifest(
         target_toml("never", sockcheck.script("never_listens.py"), ready_timeout=READY_TIMEOUT), control())
     run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
-    assert run.ret == 1, run
+    assert run.ret == 1, str(run)
     cell = run.cell("never", ROUNDTRIP)
-    assert cell["outcome"] == "error", run
+    assert cell["outcome"] == "error", str(run)
     assert "not serving" in cell["message"] and f"after {READY_TIMEOUT:.1f}s" in cell["message"]
     assert "sleeping instead of listening" in cell["message"]  # the log is quoted
     assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
@@ -53,50 +71,36 @@ def test_never_listens_is_a_launch_error(sockcheck):
 
 
 def test_exits_at_once_quotes_status_and_log(sockcheck):
-    """A target that dies at start used to be reported without its exit status or the log line saying why."""
-    manifest = sockcheck.manifest(target_toml("dies", sockcheck.script("exits_at_once.py")), control())
+    """A target that dies at start used to be reported without its exit status or the log line saying why,
+    or, with a declared violation, as a caught violation (xfailed) although no check ever ran."""
+    manifest = sockcheck.manifest(
+        target_toml("dies", sockcheck.script("exits_at_once.py")),
+        target_toml("dies-declared", sockcheck.script("exits_at_once.py"), violates={ROUNDTRIP: "says it is broken"}),
+        control())
     run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
-    assert run.ret == 1, run
+    assert run.ret == 1, str(run)
     cell = run.cell("dies", ROUNDTRIP)
-    assert cell["outcome"] == "error", run
+    assert cell["outcome"] == "error", str(run)
     assert "exited with status 3" in cell["message"] and "fatal: config missing" in cell["message"], cell
     assert "fatal: config missing" in run.stdout  # the matrix's problem lines quote it too
+    assert run.outcome("dies-declared", ROUNDTRIP) == "error", str(run)
     assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
     assert_nothing_left(sockcheck)
 
 
-def test_launch_error_is_not_a_caught_violation(sockcheck):
-    """A declared violation must not count as caught (xfailed) when the target merely failed to start."""
-    manifest = sockcheck.manifest(
-        target_toml("dies", sockcheck.script("exits_at_once.py"), violates={ROUNDTRIP: "says it is broken"}))
-    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
-    assert run.ret == 1, run
-    assert run.outcome("dies", ROUNDTRIP) == "error", run
-
-
-def test_ignores_sigterm_is_killed(sockcheck):
-    """A target that ignores SIGTERM could survive teardown and keep its port and processes after the run."""
-    manifest = sockcheck.manifest(target_toml("stubborn", sockcheck.script("ignores_sigterm.py")), control())
-    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
-    assert run.ret == 0, run
-    assert run.outcome("stubborn", ROUNDTRIP) == "passed"
-    assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
+def test_stubborn_and_escaping_targets_are_killed(sockcheck):
+    """A target ignoring SIGTERM, or one whose child escaped its process group with setsid(), used to outlive the run."""
+    manifest = sockcheck.manifest(target_toml("stubborn", sockcheck.script("ignores_sigterm.py")),
+                                  target_toml("escaper", sockcheck.script("forks_and_leaves.py")), control())
+    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, *FAST)
+    assert run.ret == 0, str(run)
+    for name in ("stubborn", "escaper", "c-epoll"):
+        assert run.outcome(name, ROUNDTRIP) == "passed", f"{name}: {run}"
     assert_nothing_left(sockcheck)
 
 
-def test_forks_and_leaves_is_killed(sockcheck):
-    """A child that escaped the target's process group with setsid() used to outlive the run."""
-    manifest = sockcheck.manifest(target_toml("escaper", sockcheck.script("forks_and_leaves.py")), control())
-    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
-    assert run.ret == 0, run
-    assert run.outcome("escaper", ROUNDTRIP) == "passed"
-    assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
-    assert_nothing_left(sockcheck)
-
-
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_hostile_targets_do_not_break_the_run(sockcheck, workers):
-    """One bad target used to be able to abort the run, hide other verdicts or leave processes behind."""
+def test_hostile_targets_do_not_break_the_run(sockcheck):
+    """One bad target used to be able to abort an xdist run, hide other verdicts or leave processes behind."""
     manifest = sockcheck.manifest(
         target_toml("never", sockcheck.script("never_listens.py"), ready_timeout=READY_TIMEOUT),
         target_toml("dies", sockcheck.script("exits_at_once.py")),
@@ -105,14 +109,55 @@ def test_hostile_targets_do_not_break_the_run(sockcheck, workers):
         control(),
         target_toml("c-iterative", c_command("iterative_echo"), model="iterative"),
     )
-    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "-n", workers)
-    assert run.ret == 1, run
+    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "-n", "2", *FAST)
+    assert run.ret == 1, str(run)
     assert run.outcome("never", ROUNDTRIP) == "error"
     assert run.outcome("dies", ROUNDTRIP) == "error"
     for name in ("stubborn", "escaper", "c-epoll", "c-iterative"):
-        assert run.outcome(name, ROUNDTRIP) == "passed", (name, run)
-    assert re.search(r"\b4 passed, .*2 errors", run.stdout), run
+        assert run.outcome(name, ROUNDTRIP) == "passed", f"{name}: {run}"
+    assert re.search(r"\b4 passed, .*2 errors", run.stdout), str(run)
     assert_nothing_left(sockcheck)
+
+
+@pytest.mark.xfail(strict=True, reason="harness bug: the `target` fixture closes a target only on LaunchError; "
+                                       "pytest-timeout firing in running.start() (ready_timeout > the check's "
+                                       "timeout) or any other exception leaves it running into later test cases")
+def test_timeout_while_launching_closes_the_target(tmp_path):
+    """When pytest-timeout fired while a target was starting, that target kept running through later test cases."""
+    run_id = new_run_id()
+    manifest = write_manifest(tmp_path / "m.toml", target_toml(
+        "never", script_command("never_listens.py", run_id), ready_timeout=60))
+    # --timeout-scale 0.05: each case's pytest-timeout is 1.5 s, its ready timeout 3 s.
+    argv = popen_command("--targets-file", str(manifest), "-k", "tcp.echo.roundtrip or tcp.echo.binary",
+                         "--timeout-scale", "0.05", "--conformance-json", str(tmp_path / "c.json"), "-p", "no:xdist")
+    with open(tmp_path / "out.txt", "wb") as out:
+        proc = subprocess.Popen(argv, cwd=tmp_path, env=run_env(run_id), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    most = 0
+    try:
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                family = psutil.Process(proc.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                break
+            most = max(most, sum(1 for p in family if _is_target_of(p, run_id)))
+            time.sleep(0.05)
+        assert proc.wait(30) == 1, (tmp_path / "out.txt").read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not wait_no_leftovers([run_id], [run_id], timeout=3.0)
+    assert most == 1, f"{most} launches of the target were alive at once: the timed-out one was not closed"
+
+
+def _is_target_of(proc: psutil.Process, run_id: str) -> bool:
+    try:
+        env = proc.environ()
+        return env.get(RUN_VARIABLE) == run_id and TOKEN_VARIABLE in env and proc.status() != psutil.STATUS_ZOMBIE
+    except (psutil.Error, OSError):
+        return False
 
 
 # -- BoundedLog ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from fixtures.verdict import describe_stream, violation
 TOTAL = 16 * 1024 * 1024
 STALL = 1.0  # seconds the client does not read: the stimulus, not a wait for an event
 CPU_BUDGET = 0.2
-CLIENT_BUFFER = 64 * 1024
+CLIENT_RCVBUF = 256 * 1024
 
 
 @check("tcp.backpressure.slow-reader")
@@ -28,9 +28,10 @@ def test_slow_reader(target, tcp_client, payloads, prompt):
     the stall, and afterwards all 16 MiB arrive intact.
     """
     payload = payloads.data(TOTAL)
-    # Small client buffers: the 16 MiB cannot all hide in socket buffers, so the
-    # server really has to wait for the client.
-    sock = tcp_client(bufsize=CLIENT_BUFFER)
+    # A small client receive buffer: with it the 16 MiB cannot all hide in
+    # socket buffers (at most 6 + 4 + 4 MiB on the other legs), so the server
+    # really has to wait for the client.
+    sock = tcp_client(rcvbuf=CLIENT_RCVBUF)
     cpu_before = cpu_seconds(target.processes())
     stalled = time.monotonic()
     sent = send_without_reading(sock, payload, STALL)

@@ -65,7 +65,7 @@ def test_idle_peer(target, tcp_client, payloads, prompt):
 
 
 @check("tcp.concurrency.burst-accept")
-def test_burst_accept(target, payloads, timeout_scale):
+def test_burst_accept(target, payloads, prompt, timeout_scale):
     """A burst of connections must all be accepted and served.
 
     200 clients connect before any of them sends; then each sends 32 bytes of
@@ -80,7 +80,7 @@ def test_burst_accept(target, payloads, timeout_scale):
         if problem:
             raise violation("burst accept", f"{BURST_CLIENTS} connections within {deadline:.0f}s", problem)
         chunks = [[payloads.data(32, f"client{i}")] for i in range(BURST_CLIENTS)]
-        results = converse(socks, chunks, idle_timeout=deadline, total_timeout=deadline)
+        results = converse(socks, chunks, idle_timeout=prompt, total_timeout=deadline)
         expect_each_own("burst accept", results, [c[0] for c in chunks], deadline)
         assert all(r.end == COMPLETE for r in results)
     finally:

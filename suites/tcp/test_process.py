@@ -7,7 +7,7 @@ import socket
 import psutil
 
 from fixtures.checkmark import check
-from fixtures.clients import converse, exchange, open_many, read_until_eof, set_linger_reset
+from fixtures.clients import COMPLETE, converse, open_many, read_exactly, read_until_eof, set_linger_reset
 from fixtures.polling import poll_until
 from fixtures.proctree import format_snapshot, snapshot
 from fixtures.verdict import violation
@@ -116,9 +116,10 @@ def test_fd_leak(target, payloads, prompt, evidence, note):
         with socket.socket(target.family, socket.SOCK_STREAM) as sock:
             sock.settimeout(prompt)
             sock.connect(target.address)
-            result = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
-            if result.data != payload:
-                raise violation("fd leak", f"cycle {cycle + 1} echoed", f"{len(result.data)} bytes {result.describe_end()}")
+            sock.sendall(payload)
+            reply, end = read_exactly(sock, len(payload))
+            if reply != payload:
+                raise violation("fd leak", f"cycle {cycle + 1} echoed", f"{len(reply)} bytes" + ("" if end == COMPLETE else f" then {end}"))
             mode = cycle % 3
             if mode == 1:
                 set_linger_reset(sock)

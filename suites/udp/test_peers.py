@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import selectors
+
 from fixtures.checkmark import check
 from fixtures.clients import recv_datagrams
 from fixtures.verdict import violation
@@ -26,13 +28,28 @@ def test_reply_to_sender(target, udp_client, payloads, prompt):
             datagram = payloads.data(64, f"client{c}-{i}")
             sent[c].append(datagram)
             sock.sendto(datagram, target.address)
-    for c, sock in enumerate(clients):
-        got = recv_datagrams(sock, 2 * PER_CLIENT, prompt / 2)
-        own = [g for g in got if g in sent[c]]
-        foreign = [g for g in got if g in sent[1 - c]]
+    got = collect_from(clients, 2 * PER_CLIENT, prompt)
+    for c in range(len(clients)):
+        own = [g for g in got[c] if g in sent[c]]
+        foreign = [g for g in got[c] if g in sent[1 - c]]
         if foreign or sorted(own) != sorted(sent[c]):
             raise violation("reply to sender", f"client {c + 1} to receive its own {PER_CLIENT} datagrams only",
                             f"{len(own)} of its own and {len(foreign)} of the other client's")
+
+
+def collect_from(socks, total: int, timeout: float) -> list[list[bytes]]:
+    """Datagrams per socket, until ``total`` arrived across all of them or nothing came for ``timeout``."""
+    got: list[list[bytes]] = [[] for _ in socks]
+    with selectors.DefaultSelector() as selector:
+        for index, sock in enumerate(socks):
+            selector.register(sock, selectors.EVENT_READ, index)
+        while sum(map(len, got)) < total:
+            ready = selector.select(timeout)
+            if not ready:
+                break
+            for key, _ in ready:
+                got[key.data].append(key.fileobj.recv(65536))
+    return got
 
 
 @check("udp.peers.connected-client")

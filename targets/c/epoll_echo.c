@@ -42,15 +42,23 @@ struct conn {
     int eof;         /* the client has shut down its sending side */
     uint32_t events; /* current epoll interest */
     struct outbuf out;
+    struct conn *prev, *next; /* all connections, to free them at exit */
 };
 
 static int epfd;
+static struct conn *all_conns;
 static char chunk[65536];
 
 static void conn_close(struct conn *c)
 {
     close(c->fd); /* also removes it from the epoll set */
     outbuf_free(&c->out);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        all_conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
     free(c);
 }
 
@@ -108,6 +116,10 @@ static void accept_all(int lfd)
             continue;
         }
         c->fd = fd;
+        c->next = all_conns;
+        if (all_conns)
+            all_conns->prev = c;
+        all_conns = c;
         c->events = EPOLLIN;
         struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
@@ -151,6 +163,8 @@ int main(int argc, char **argv)
         }
     }
     close(lfd);
+    while (all_conns)
+        conn_close(all_conns);
     close(epfd);
     return 0;
 }

@@ -30,6 +30,10 @@ int main(int argc, char **argv)
     install_sigterm();
     block_stop_signals();
     int fd = udp_bind(host, port);
+    /* A burst arrives faster than any loop can echo it: give the kernel room
+     * to queue it (capped by net.core.rmem_max) instead of dropping. */
+    int rcvbuf = 4 * 1024 * 1024;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 
     while (!stop_requested) {
         struct sockaddr_storage peer;

@@ -24,7 +24,7 @@ import socket
 import sys
 
 HIGH_WATER = 256 * 1024  # stop reading while this much is waiting to go out
-SNDBUF = 32 * 1024  # fixed kernel send buffer (Linux doubles it)
+SNDBUF = 128 * 1024  # fixed kernel send buffer (Linux doubles it)
 
 
 def main():

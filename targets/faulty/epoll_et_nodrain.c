@@ -1,14 +1,17 @@
 /* FAULTY: edge-triggered epoll without draining the socket.
  *
  * Bug: each EPOLLIN event (registered with EPOLLET) is answered with ONE
- * read() of at most 1024 bytes instead of reading until EAGAIN.
+ * read() of a single byte -- the loop of a byte-at-a-time parser that was
+ * written for level-triggered epoll, where the next epoll_wait() reports the
+ * socket again while bytes remain -- instead of reading until EAGAIN.
  * Why it is wrong: an edge-triggered event only says "something new
  * arrived", once; it does not repeat while data stays unread.  Whatever the
  * single read leaves in the kernel buffer is stranded until the peer happens
  * to send more, and a peer that waits for its echo never will.
- * Exposed by: more than 1024 bytes arriving in one go, e.g. two 1000-byte
- * messages in one write and then nothing: 1024 bytes come back, the client
- * waits forever for the other 976.
+ * Exposed by: any segment carrying more than one byte: one byte comes back
+ * per arrival, and after the client's last write the rest stays stranded.
+ * (With a bigger read the bug hides or shows depending on how the kernel
+ * happened to coalesce writes; one byte makes every check deterministic.)
  *
  * Everything else is meant to be correct: per-connection output buffers,
  * backpressure, half-close (a short read together with EPOLLRDHUP means the
@@ -24,7 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_SIZE 1024
+#define READ_SIZE 1
 #define OUT_CAP (256 * 1024) /* stop reading while this much is unsent */
 
 struct conn {

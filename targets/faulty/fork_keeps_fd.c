@@ -64,42 +64,34 @@ int main(int argc, char **argv)
 {
     const char *host;
     int port, lfd;
-    sigset_t block, orig;
+    sigset_t chld;
     struct sigaction sa;
 
     parse_args(argc, argv, &host, &port);
-    lfd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(lfd);
     install_sigterm();
+    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_sigchld;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
     sigaction(SIGCHLD, &sa, NULL);
-    /* Signals are only delivered inside ppoll(): no lost-wakeup race, and
-     * the kids[] table is never touched by the handler mid-update. */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &block, &orig);
+    /* Like SIGTERM, SIGCHLD is delivered only inside ppoll() */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    lfd = tcp_listen(host, port, 1, 512);
+    set_nonblocking(lfd);
 
-    while (!stop_requested) {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-        if (ppoll(&p, 1, NULL, &orig) <= 0)
+    while (wait_fd(lfd, POLLIN) >= 0) {
+        int cfd = accept_client(lfd, SOCK_CLOEXEC);
+        if (cfd < 0)
             continue;
-        int cfd = accept(lfd, NULL, NULL);
-        if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                poll(NULL, 0, 100); /* out of fds: back off, don't spin */
-            continue;
-        }
         pid_t pid = fork();
         if (pid == 0) {
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
             signal(SIGCHLD, SIG_DFL);
-            sigprocmask(SIG_SETMASK, &orig, NULL);
+            sigprocmask(SIG_SETMASK, stop_wait_mask(), NULL);
             close(lfd);
             echo_child(cfd);
         }

@@ -37,28 +37,17 @@ int main(int argc, char **argv)
 {
     const char *host;
     int port, lfd;
-    sigset_t block, orig;
 
     parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
     lfd = tcp_listen(host, port, 1, 512);
     set_nonblocking(lfd);
-    install_sigterm();
-    /* Signals are only delivered inside ppoll(): no lost-wakeup race. */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
 
-    while (!stop_requested) {
-        struct pollfd p = {.fd = lfd, .events = POLLIN};
-        if (ppoll(&p, 1, NULL, &orig) <= 0)
+    while (wait_fd(lfd, POLLIN) >= 0) {
+        int cfd = accept_client(lfd, SOCK_CLOEXEC);
+        if (cfd < 0)
             continue;
-        int cfd = accept(lfd, NULL, NULL);
-        if (cfd < 0) {
-            if (errno == EMFILE || errno == ENFILE)
-                poll(NULL, 0, 100); /* out of fds: back off, don't spin */
-            continue;
-        }
         if (nkids == MAXKIDS) { /* table full: refuse */
             close(cfd);
             continue;
@@ -67,7 +56,7 @@ int main(int argc, char **argv)
         if (pid == 0) {
             signal(SIGTERM, SIG_DFL);
             signal(SIGINT, SIG_DFL);
-            sigprocmask(SIG_SETMASK, &orig, NULL);
+            sigprocmask(SIG_SETMASK, stop_wait_mask(), NULL);
             close(lfd);
             echo_child(cfd);
         }

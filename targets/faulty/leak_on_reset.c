@@ -62,11 +62,12 @@ static void drop(nfds_t i, int close_it)
 int main(int argc, char **argv)
 {
     const char *host;
-    int port, paused = 0;
+    int port;
     struct rlimit rl;
-    sigset_t block, orig;
 
     parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
     getrlimit(RLIMIT_NOFILE, &rl);
     nfds_t cap = rl.rlim_cur < 1048576 ? rl.rlim_cur : 1048576;
     pfds = calloc(cap, sizeof(*pfds));
@@ -75,20 +76,13 @@ int main(int argc, char **argv)
         return 1;
     pfds[0].fd = tcp_listen(host, port, 1, 512);
     set_nonblocking(pfds[0].fd);
-    install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* delivered only in ppoll() */
 
     while (!stop_requested) {
-        struct timespec backoff = {0, 100000000};
-        pfds[0].events = paused ? 0 : POLLIN;
+        pfds[0].events = POLLIN;
         for (nfds_t i = 1; i < n; i++)
             pfds[i].events = conns[i]->len ? POLLOUT : POLLIN;
-        if (ppoll(pfds, n, paused ? &backoff : NULL, &orig) < 0)
+        if (ppoll(pfds, n, NULL, stop_wait_mask()) < 0)
             continue;
-        paused = 0;
         for (nfds_t i = n - 1; i >= 1; i--) { /* backwards: drop() swaps */
             int r = pfds[i].revents ? service(pfds[i].fd, conns[i]) : 0;
             if (r == -ECONNRESET || r == -EPIPE)
@@ -97,10 +91,11 @@ int main(int argc, char **argv)
                 drop(i, 1);
         }
         while (pfds[0].revents & POLLIN) {
-            int fd = accept4(pfds[0].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int fd = accept_client(pfds[0].fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
-                paused = errno == EMFILE || errno == ENFILE; /* don't spin */
-                break;
+                if (errno == ECONNABORTED)
+                    continue;
+                break; /* EAGAIN: backlog drained */
             }
             struct conn *c = n < cap ? calloc(1, sizeof(*c)) : NULL;
             if (!c) {

@@ -1,16 +1,17 @@
 """FAULTY: a line echo server that believes one recv() is one message.
 
-Bug: every recv(4096) result is treated as exactly one line: the server
-echoes the bytes up to and including the first b"\\n" and drops the rest of
-the chunk; a chunk with no b"\\n" is echoed with a b"\\n" appended.
+Bug: every recv(4096) result is treated as exactly one line, and the
+server answers each line newline-terminated: it sends the chunk back with
+b"\\n" appended.
 Why it is wrong: TCP is a byte stream with no message boundaries.  One
 recv() may return two lines sent back to back (coalesced into one segment,
 or simply both waiting in the buffer) or half of one line (the other half
 arrives later).  Framing must be done by the application: buffer the bytes
 and split on b"\\n" yourself.
-Exposed by: two lines sent in one write (the second is lost), or one line
-sent in two writes with a pause between them (a spurious b"\\n" appears in
-the middle).  One line per write, waiting for each echo, works.
+Exposed by: any echo: the stream that comes back has an extra b"\\n" at
+every place where a recv() happened to end, which no client can predict.
+(Appending whatever the content makes the bug independent of the payload,
+so the verdict is the same for every seed.)
 
 Everything else is meant to be correct: a thread per connection, complete
 writes (sendall), half-close, resets, SIGTERM -> exit 0.
@@ -29,12 +30,8 @@ def serve(conn):
                 chunk = conn.recv(4096)
                 if not chunk:
                     return  # client EOF: all echoed, close sends FIN
-                # BUG: assumes the chunk is exactly one message.
-                end = chunk.find(b"\n")
-                if end >= 0:
-                    conn.sendall(chunk[:end + 1])
-                else:
-                    conn.sendall(chunk + b"\n")
+                # BUG: assumes the chunk is exactly one line of the protocol.
+                conn.sendall(chunk + b"\n")
         except OSError:  # reset by peer, broken pipe
             pass
 

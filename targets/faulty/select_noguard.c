@@ -9,7 +9,7 @@
  * reads/writes beyond it too: corrupted state, lost or phantom events,
  * crashes.  The fix: close (or refuse) fds >= FD_SETSIZE, or use poll().
  * Exposed by: tcp.limits.select-fd (RLIMIT_NOFILE 4096, 1100 connections:
- * the server dies when the 1021st connection gets fd 1024). */
+ * the server dies as soon as accept() returns fd 1024, ~1020 clients in). */
 #define _GNU_SOURCE
 #include "net.h"
 
@@ -52,11 +52,12 @@ static int service(int fd, struct conn *c)
 int main(int argc, char **argv)
 {
     const char *host;
-    int port, lfd, maxfd, paused = 0;
+    int port, lfd, maxfd;
     struct rlimit rl;
-    sigset_t block, orig;
 
     parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    block_stop_signals(); /* SIGTERM is delivered only inside pselect() */
     getrlimit(RLIMIT_NOFILE, &rl); /* conns[] is indexed by fd */
     int cap = rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 1048576;
     struct conn **conns = calloc((size_t)cap, sizeof(*conns));
@@ -64,30 +65,21 @@ int main(int argc, char **argv)
         return 1;
     lfd = maxfd = tcp_listen(host, port, 1, 512);
     set_nonblocking(lfd);
-    install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* delivered only in pselect() */
 
     while (!stop_requested) {
-        struct timespec backoff = {0, 100000000};
         fd_set rset, wset;
         int top = lfd;
         FD_ZERO(&rset);
         FD_ZERO(&wset);
-        if (!paused)
-            FD_SET(lfd, &rset);
+        FD_SET(lfd, &rset);
         for (int fd = 0; fd <= maxfd; fd++)
             if (conns[fd]) {
                 FD_SET(fd, conns[fd]->len ? &wset : &rset); /* fd >= 1024? */
                 top = fd;
             }
         maxfd = top;
-        if (pselect(maxfd + 1, &rset, &wset, NULL, paused ? &backoff : NULL,
-                    &orig) < 0)
+        if (pselect(maxfd + 1, &rset, &wset, NULL, NULL, stop_wait_mask()) < 0)
             continue;
-        paused = 0;
         for (int fd = 0; fd <= maxfd; fd++)
             if (conns[fd] && (FD_ISSET(fd, &rset) || FD_ISSET(fd, &wset)) &&
                 service(fd, conns[fd]) != 0) {
@@ -96,10 +88,11 @@ int main(int argc, char **argv)
                 conns[fd] = NULL;
             }
         while (FD_ISSET(lfd, &rset)) {
-            int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int fd = accept_client(lfd, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
-                paused = errno == EMFILE || errno == ENFILE; /* don't spin */
-                break;
+                if (errno == ECONNABORTED)
+                    continue;
+                break; /* EAGAIN: backlog drained */
             }
             /* the bug: no "if (fd >= FD_SETSIZE) { close(fd); continue; }" */
             if (fd >= cap || !(conns[fd] = calloc(1, sizeof(struct conn)))) {

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAXFDS 1024
+#define MAXFDS 4096
 
 static char buf[256 * 1024];
 
@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
     const char *host;
     int port, nfds = 1;
-    int sndbuf = 32 * 1024; /* fixed kernel send buffer (Linux doubles it) */
+    int sndbuf = 128 * 1024; /* fixed kernel send buffer (Linux doubles it) */
     sigset_t block, orig;
     struct pollfd pfds[MAXFDS];
 

@@ -1,0 +1,208 @@
+"""Unit tests of fixtures.conformance (verdict folding, JSON document, matrix) and fixtures.verdict."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from fixtures.catalogue import CATALOGUE
+from fixtures.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
+from fixtures.verdict import Violation, describe_stream, first_difference, violation
+
+RT, BIN, UDP = "tcp.echo.roundtrip", "tcp.echo.binary", "udp.echo.roundtrip"
+
+
+def verdicts(*targets: str) -> Verdicts:
+    return Verdicts(targets={t: {"transport": "tcp", "model": "other"} for t in targets}, check_order=list(CATALOGUE))
+
+
+def record(v: Verdicts, nodeid: str, target: str, check: str, *phases: tuple[str | None, str]) -> None:
+    for outcome, message in phases:
+        v.record({"target": target, "check": check, "outcome": outcome, "message": message,
+                  "isolation": "netns"}, nodeid, 0.25)
+
+
+def test_phases_fold_to_the_worst():
+    """A failing teardown after a passing call used to be reported as a pass."""
+    case = CaseResult("n", "t", RT)
+    case.absorb(None, "", 0.1)  # a passing setup adds nothing
+    case.absorb("passed", "", 0.2)
+    case.absorb("error", "teardown: survived SIGKILL", 0.3)
+    case.absorb("passed", "later but milder", 0.0)
+    assert (case.outcome, case.message) == ("error", "teardown: survived SIGKILL")
+    assert case.duration == pytest.approx(0.6)
+
+
+@pytest.mark.parametrize(("first", "second", "worst"), [
+    ("passed", "failed", "failed"),
+    ("failed", "passed", "failed"),
+    ("skipped", "passed", "passed"),
+    ("xfailed", "passed", "xfailed"),
+    ("xfailed", "xpassed", "xpassed"),
+    ("failed", "error", "error"),
+    ("error", "xpassed", "error"),
+])
+def test_several_cases_of_one_check_take_the_worst(first, second, worst):
+    """A check with several test cases must report its worst case, whatever order they finish in."""
+    v = verdicts("t")
+    record(v, "a.py::x[t]", "t", RT, (first, f"msg {first}"))
+    record(v, "b.py::y[t]", "t", RT, (second, f"msg {second}"))
+    cell = v.by_target()["t"][RT]
+    assert cell["outcome"] == worst and cell["message"] == f"msg {worst}"
+    assert cell["nodeids"] == ["a.py::x[t]", "b.py::y[t]"] and cell["duration"] == 0.5
+
+
+def test_severity_order_is_documented():
+    """The fold order is: skipped < passed < xfailed < xpassed < failed < error."""
+    assert sorted(SEVERITY, key=SEVERITY.get) == ["skipped", "passed", "xfailed", "xpassed", "failed", "error"]
+
+
+def test_case_without_a_call_result_is_an_error():
+    """An interrupted case (setup passed, call never reported) must not vanish or count as a pass."""
+    v = verdicts("t")
+    record(v, "a.py::x[t]", "t", RT, (None, ""))
+    cell = v.by_target()["t"][RT]
+    assert cell["outcome"] == "error" and "interrupted" in cell["message"]
+
+
+def test_document_shape_and_order(tmp_path):
+    """The JSON must list every declared target (even one without cases) and checks in catalogue order."""
+    v = verdicts("a", "b", "idle")
+    record(v, "u.py::r[a]", "a", UDP, ("skipped", "not applicable"))
+    record(v, "t.py::b[a]", "a", BIN, ("passed", ""))
+    record(v, "t.py::r[a]", "a", RT, ("passed", ""))
+    record(v, "t.py::r[b]", "b", RT, ("failed", "echo: expected x; got y"))
+    doc = v.document({"seed": 1})
+    assert doc["schema"] == 1 and doc["run"] == {"seed": 1}
+    assert list(doc["targets"]) == ["a", "b", "idle"]
+    assert doc["targets"]["idle"] == {"transport": "tcp", "model": "other", "checks": {}}
+    assert list(doc["targets"]["a"]["checks"]) == [RT, BIN, UDP]
+    assert v.isolation == {"netns"}
+    assert v.problems() == [("b", RT, doc["targets"]["b"]["checks"][RT])]
+    assert render_problems(v) == ["b · tcp.echo.roundtrip → FAIL: echo: expected x; got y"]
+    path = tmp_path / "deep" / "c.json"
+    write_json(path, doc)
+    assert json.loads(path.read_text()) == doc and not path.with_suffix(".json.tmp").exists()
+
+
+def matrix_fixture() -> Verdicts:
+    v = verdicts("c-epoll", "dies", "skipper")
+    record(v, "t.py::r[c-epoll]", "c-epoll", RT, ("passed", ""))
+    record(v, "t.py::b[c-epoll]", "c-epoll", BIN, ("xfailed", "caught"))
+    record(v, "t.py::r[dies]", "dies", RT, ("error", "exited"))
+    record(v, "t.py::b[dies]", "dies", BIN, ("xpassed", "not detected"))
+    return v
+
+
+def test_render_matrix_wide():
+    """Wide terminals get words in aligned columns headed by the short check names."""
+    lines = render_matrix(matrix_fixture(), 120)
+    assert lines[0].split() == ["echo.roundtrip", "echo.binary"]
+    assert lines[1].split() == ["c-epoll", "pass", "xfail"]
+    assert lines[2].split() == ["dies", "error", "XPASS"]
+    assert len(lines) == 3  # "skipper" has no cases: no row
+    starts = {line.index(word) for line, word in zip(lines, ["echo.roundtrip", "pass", "error"])}
+    assert len(starts) == 1  # the first column is aligned
+
+
+def test_render_matrix_full_ids_when_short_names_collide():
+    """tcp.echo.roundtrip and udp.echo.roundtrip both shorten to echo.roundtrip: the full ids must be shown."""
+    v = verdicts("t")
+    record(v, "t.py::r[t]", "t", RT, ("passed", ""))
+    record(v, "u.py::r[t]", "t", UDP, ("skipped", "n/a"))
+    assert render_matrix(v, 200)[0].split() == [RT, UDP]
+
+
+def test_render_matrix_compact():
+    """Narrow terminals get one symbol per check, numbered columns and a legend, never wrapped rows."""
+    lines = render_matrix(matrix_fixture(), 20)
+    assert lines[0] == " " * 7 + " " + "  " and lines[1] == " " * 7 + " " + "12"
+    assert lines[2] == "c-epoll .x"
+    assert lines[3] == "dies    EX"
+    assert lines[4] == "" and lines[5] == LEGEND
+    assert lines[6:] == [" 1 tcp.echo.roundtrip", " 2 tcp.echo.binary"]
+
+
+def test_render_matrix_compact_many_columns():
+    """With ten or more checks the two header rows must spell the column numbers vertically."""
+    v = verdicts("t")
+    checks = list(CATALOGUE)[:12]
+    for i, check in enumerate(checks):
+        record(v, f"t.py::c{i}[t]", "t", check, ("passed", ""))
+    lines = render_matrix(v, 30)
+    assert lines[0] == "  " + " " * 9 + "111"
+    assert lines[1] == "  " + "123456789012"
+    assert lines[2] == "t " + "." * 12
+
+
+def test_render_matrix_empty():
+    """A run without cases prints no matrix at all."""
+    assert render_matrix(verdicts("t"), 120) == []
+
+
+# -- fixtures.verdict ------------------------------------------------------------------
+
+def naive_first_difference(a: bytes, b: bytes) -> int | None:
+    if a == b:
+        return None
+    return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+
+@pytest.mark.parametrize(("expected", "actual", "offset"), [
+    (b"abc", b"abc", None),
+    (b"", b"", None),
+    (b"abc", b"xbc", 0),
+    (b"abc", b"abx", 2),
+    (b"abc", b"ab", 2),
+    (b"ab", b"abc", 2),
+    (b"", b"a", 0),
+    (b"a", b"", 0),
+])
+def test_first_difference_cases(expected, actual, offset):
+    """The binary search could be off by one at the ends or on prefixes."""
+    assert first_difference(expected, actual) == offset
+
+
+def test_first_difference_matches_a_naive_scan():
+    """The binary search must agree with a byte-by-byte scan on many random pairs."""
+    rng = random.Random(1234)
+    for _ in range(2000):
+        size = rng.randint(0, 40)
+        a = bytes(rng.choice(b"ab") for _ in range(size))
+        b = bytearray(a[:rng.randint(0, size)] if rng.random() < 0.3 else a)
+        if b and rng.random() < 0.7:
+            b[rng.randrange(len(b))] ^= 1
+        if rng.random() < 0.2:
+            b += b"x"
+        assert first_difference(a, bytes(b)) == naive_first_difference(a, bytes(b)), (a, bytes(b))
+
+
+def test_first_difference_large():
+    """8 MiB streams differing in the middle must be located exactly (and fast)."""
+    expected = random.Random(5).randbytes(8 << 20)
+    actual = bytearray(expected)
+    actual[4194304] ^= 0xFF
+    assert first_difference(expected, bytes(actual)) == 4194304
+    assert first_difference(expected, expected[:4194304]) == 4194304
+
+
+@pytest.mark.parametrize(("expected", "actual", "text"), [
+    (b"abcd", b"abcd", "4 identical bytes"),
+    (b"abcd", b"ab", "2 of 4 bytes (a correct prefix, the rest missing)"),
+    (b"abcd", b"abXd", "4 bytes (expected 4), first difference at offset 2"),
+    (b"abcd", b"aXc", "3 bytes (expected 4), first difference at offset 1"),
+    (b"ab", b"abcd", "4 bytes (expected 2), first difference at offset 2"),
+    (b"abcd", b"", "0 of 4 bytes (a correct prefix, the rest missing)"),
+])
+def test_describe_stream(expected, actual, text):
+    """Violation messages must say how much came back and where it first went wrong."""
+    assert describe_stream(expected, actual) == text
+
+
+def test_violation_format():
+    """A Violation is an AssertionError with one 'rule: expected X; got Y' line."""
+    exc = violation("half-close", "65536 bytes then EOF", "40960 bytes then RST")
+    assert isinstance(exc, Violation) and isinstance(exc, AssertionError)
+    assert str(exc) == "half-close: expected 65536 bytes then EOF; got 40960 bytes then RST"
