@@ -2,8 +2,9 @@
 
 Running the suite from a self-test
 ----------------------------------
-Every run is a fresh ``python -m pytest`` subprocess (``pytester.runpytest_subprocess``
-or, for the interrupt tests, plain ``subprocess.Popen``), started with
+Every run that may launch a target is a fresh ``python -m pytest`` subprocess
+(``Sockcheck.run``: ``pytester.runpytest_subprocess``; the interrupt tests use
+plain ``subprocess.Popen`` of ``popen_command()``), started with
 
     --rootdir ROOT -c ROOT/pytest.ini ROOT/suites/tcp/test_echo.py ...
 
@@ -27,9 +28,24 @@ self-test workers run at once.  Target commands also carry a per-test tag
 as an extra argument (``script_command``) so a process that lost its
 environment would still be found by its command line.
 
+Runs that stop at a usage error (a bad manifest or option) go through
+``Sockcheck.run_inprocess`` (``pytester.runpytest_inprocess``): the same plugin
+code, about 20 times cheaper.  Never use it for a run that gets past option
+parsing: the plugin's pytest_configure then changes the process it runs in
+(network namespace, environment, signal handlers).
+
 The self-test process itself loads the sockcheck plugin too (ROOT/conftest.py
 is the rootdir conftest): it becomes a child subreaper, so an orphan of a
-run that died is re-parented to us and shows up in ``zombie_children()``.
+run that died is re-parented to us and shows up in ``zombie_children()``;
+and each self-test worker runs in a network namespace of its own.  Every
+sockcheck run started as root makes its own namespace again, so runs of two
+self-test workers never share ports; without that permission they share the
+loopback and rely on the port allocator's bind probe.
+
+Use: the ``sockcheck`` fixture (selftest/conftest.py) gives a ``Sockcheck``;
+``sockcheck.manifest(target_toml(...), ...)`` writes a manifest,
+``sockcheck.run(*args)`` returns a ``Run`` (exit code, output, parsed JSON),
+and ``sockcheck.leftovers()`` lists processes any of its runs left behind.
 """
 
 from __future__ import annotations

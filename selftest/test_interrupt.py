@@ -105,12 +105,9 @@ class InterruptedRun:
 
         wait_for(ready, START_DEADLINE, f"{count} busy target(s) of run {self.run_id}")
 
-    def signal(self, signo: int, *, group: bool = False) -> None:
-        """Signal the pytest process, or its whole process group as a terminal's Ctrl-C does."""
-        if group:
-            os.killpg(self.proc.pid, signo)  # its own session: we are not in that group
-        else:
-            os.kill(self.proc.pid, signo)
+    def signal(self, signo: int) -> None:
+        """Signal the pytest process only (it runs in a session of its own, away from our Ctrl-C)."""
+        os.kill(self.proc.pid, signo)
 
     def wait(self) -> int:
         try:
@@ -118,8 +115,8 @@ class InterruptedRun:
         except subprocess.TimeoutExpired:
             raise AssertionError(f"the run did not end within {EXIT_DEADLINE}s of the interrupt:\n{self.text()}")
 
-    def stop(self, signo: int, *, group: bool = False) -> int:
-        self.signal(signo, group=group)
+    def stop(self, signo: int) -> int:
+        self.signal(signo)
         return self.wait()
 
     def kill_everything(self) -> None:

@@ -119,9 +119,6 @@ def test_hostile_targets_do_not_break_the_run(sockcheck):
     assert_nothing_left(sockcheck)
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: the `target` fixture closes a target only on LaunchError; "
-                                       "pytest-timeout firing in running.start() (ready_timeout > the check's "
-                                       "timeout) or any other exception leaves it running into later test cases")
 def test_timeout_while_launching_closes_the_target(tmp_path):
     """When pytest-timeout fired while a target was starting, that target kept running through later test cases."""
     run_id = new_run_id()
@@ -314,9 +311,6 @@ def test_running_target_escaped_child_and_ignored_sigterm(monkeypatch):
     assert not zombie_children()
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: proctree.wait_gone() calls psutil.wait_procs(), which waitpid()s "
-                                       "the target's main process (our child) and steals its status: Popen then "
-                                       "reports returncode 0 (ECHILD)")
 def test_close_keeps_the_exit_status():
     """close() reaped the main process through psutil, so exited() said 0 for a target that exited with 7."""
     running = start(spec("slow_exit.py"))

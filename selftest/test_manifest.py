@@ -163,18 +163,14 @@ def test_target_one_liner_without_equals(sockcheck):
     assert_one_line_usage_error(run, "--target './server {port}': ", "expected NAME=COMMAND")
 
 
-# -- harness bugs: each goes green when the proposed fix lands ---------------------
+# -- regressions: inputs that used to crash pytest with an INTERNALERROR ---------------
 
-@pytest.mark.xfail(strict=True, reason="harness bug: load_manifest catches only FileNotFoundError; a directory "
-                                       "(IsADirectoryError) or unreadable file is an INTERNALERROR, exit 3")
 def test_manifest_path_is_a_directory(sockcheck):
     """A --targets-file that is a folder crashed pytest with an INTERNALERROR traceback (exit 3)."""
     run = sockcheck.run_inprocess("--targets-file", str(sockcheck.tmp_path))
     assert_one_line_usage_error(run, f"{sockcheck.tmp_path}: ", "")
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: tomllib.load raises UnicodeDecodeError (not TOMLDecodeError) "
-                                       "for a non-UTF-8 file; load_manifest lets it escape: INTERNALERROR, exit 3")
 def test_manifest_not_utf8(sockcheck):
     """A manifest saved in Latin-1 crashed pytest with an INTERNALERROR traceback (exit 3)."""
     path = sockcheck.tmp_path / "latin1.toml"
@@ -183,16 +179,12 @@ def test_manifest_not_utf8(sockcheck):
     assert_one_line_usage_error(run, f"{path}: ", "UTF-8")
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: parse_target_option lets shlex.split's ValueError "
-                                       "('No closing quotation') escape: INTERNALERROR, exit 3")
 def test_target_one_liner_unbalanced_quote(sockcheck):
     """A --target with an unbalanced quote crashed pytest with an INTERNALERROR traceback (exit 3)."""
     run = sockcheck.run_inprocess("--target", "me=./server '{port}")
     assert_one_line_usage_error(run, "--target ", "quotation")
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: the schema check is `!= 1`, and True == 1 (and 1.0 == 1) "
-                                       "in Python, so `schema = true` is accepted as schema 1")
 def test_schema_must_be_the_integer_1(tmp_path):
     """`schema = true` passed as schema 1 because True == 1 in Python."""
     path = tmp_path / "m.toml"

@@ -13,13 +13,16 @@ UNREAD = 1024 * 1024
 def test_peer_reset(target, tcp_client, payloads, prompt):
     """A client that aborts its connection must not take the server down.
 
-    The client sends 1 MiB without reading the echo, then closes with
-    SO_LINGER {1, 0}, which sends RST: the server's next read or write on that
-    connection fails with ECONNRESET or EPIPE (and SIGPIPE, unless ignored).
-    Pass: afterwards a new client is echoed promptly and the server is still
-    running.
+    The client first round-trips 64 KiB (so the server is serving it), then
+    sends 1 MiB without reading the echo, then closes with SO_LINGER {1, 0},
+    which sends RST: the server's next read or write on that connection fails
+    with ECONNRESET or EPIPE (and SIGPIPE, unless ignored).  Pass: afterwards
+    a new client is echoed promptly and the server is still running.
     """
     aborting = tcp_client()
+    warmup = payloads.data(64 * 1024, "warmup")
+    if exchange(aborting, warmup, expect=len(warmup), idle_timeout=prompt).data != warmup:
+        raise violation("peer reset", "the first client's 64 KiB echoed before it aborts", "a different echo")
     sent = send_without_reading(aborting, payloads.data(UNREAD, "unread"), prompt)
     set_linger_reset(aborting)
     aborting.close()

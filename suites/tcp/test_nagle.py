@@ -6,7 +6,7 @@ from fixtures.checkmark import check
 from fixtures.clients import exchange
 from fixtures.verdict import describe_stream, violation
 
-TINY_WRITES = 400
+TINY_WRITES = 1000
 
 
 @check("tcp.nagle.small-writes")
@@ -15,16 +15,20 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
 
     Nagle's algorithm (RFC 896) keeps at most one small segment in flight;
     what the application writes meanwhile is coalesced into the next
-    segment.  So 400 one-byte writes leave as far fewer segments, and a
+    segment.  So 1000 one-byte writes leave as far fewer segments, and a
     server reads them in chunks that match none of the writes.  The first
     assertion is the kernel's behaviour (the capture must show coalescing,
     or the check has not tested what it claims); the second is the server's.
     Pass: the capture shows fewer client data segments than writes, and the
-    echo is the 400 bytes, intact.
+    echo is the 1000 bytes, intact.
     """
     data = payloads.data(TINY_WRITES)
     sock = tcp_client(nodelay=False)
-    result = exchange(sock, [data[i:i + 1] for i in range(TINY_WRITES)], expect=TINY_WRITES, idle_timeout=prompt)
+    # A tight loop of writes (1000 bytes always fit in the socket buffer, so
+    # none blocks): they come faster than the first byte's ACK returns.
+    for i in range(TINY_WRITES):
+        sock.send(data[i:i + 1])
+    result = exchange(sock, [], expect=TINY_WRITES, idle_timeout=prompt)
     wire.wait_for(lambda segs: sum(s.length for s in segs if s.from_client) >= TINY_WRITES, prompt)
     segments = [s for s in wire.segments() if s.from_client and s.length]
     note(f"{TINY_WRITES} one-byte writes left as {len(segments)} segments")
