@@ -207,6 +207,9 @@ def test_second_sigint_during_teardown(interrupted):
     """An impatient second Ctrl-C while teardown waits out a target's SIGTERM grace could abort the cleanup."""
     run = interrupted("stubborn-setup")
     run.wait_busy(1, "setup")
+    # Before its handler is installed a SIGTERM would simply kill the target.
+    armed = run.sigterm_record.with_name(run.sigterm_record.name + ".armed")
+    wait_for(armed.exists, START_DEADLINE, "the target to install its SIGTERM handler")
     run.signal(signal.SIGINT)
     wait_for(lambda: run.sigterm_record.exists() or run.proc.poll() is not None, START_DEADLINE,
              "teardown to send SIGTERM to the target")
