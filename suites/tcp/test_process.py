@@ -104,7 +104,7 @@ def _zombies_of(pid: int) -> list[psutil.Process]:
 
 
 @check("tcp.process.fd-leak")
-def test_fd_leak(target, payloads, prompt, evidence, note):
+def test_fd_leak(target, payloads, prompt, note):
     """Every connection's descriptor must be closed, however the connection ends.
 
     Servers often close on the happy path and forget the error paths: a
@@ -137,7 +137,6 @@ def test_fd_leak(target, payloads, prompt, evidence, note):
     done, count = poll_until(lambda: tree_fds(target), lambda n: n <= baseline + FD_SLACK, prompt)
     note(f"fds: baseline {baseline}, after {FD_CYCLES} cycles {count}")
     if not done:
-        evidence("process tree", format_snapshot(snapshot(target.processes())))
         extra = "; a half-closed connection got no EOF" if eof_missing else ""
         raise violation("fd leak", f"at most {baseline + FD_SLACK} open fds (baseline {baseline} + {FD_SLACK}) after {FD_CYCLES} cycles",
                         f"{count} ({count - baseline} more){extra}")

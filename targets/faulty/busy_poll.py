@@ -8,7 +8,10 @@ readiness wait.  Without one, every idle moment is spent spinning: the
 process burns a full CPU core doing nothing, starving other programs on the
 host.  The echo itself comes out right, which is why it can go unnoticed.
 Exposed by: CPU time.  While a connected client sends nothing or stops
-reading for 1 s, the process consumes about 1 s of CPU time.
+reading for 1 s, the process consumes about 1 s of CPU time.  With no
+client at all it does wait in select() on the listening socket (so that it
+does not burn a core between test cases); the spinning starts with the
+first connection.
 (os.sched_yield() only lets other runnable processes go first; it is not a
 wait, the core is still busy.)
 
@@ -16,6 +19,7 @@ Everything else is meant to be correct: output buffers, backpressure,
 half-close, resets, SIGTERM -> exit 0.
 """
 import os
+import select
 import signal
 import socket
 import sys
@@ -43,7 +47,12 @@ def main():
     lsock.setblocking(False)
     conns = {}  # socket -> [output buffer, client EOF seen]
 
-    while not stop:  # BUG: spins; never waits for readiness
+    while not stop:  # BUG: spins; never waits for readiness while it has connections
+        if not conns:
+            try:
+                select.select([lsock], [], [], 0.5)
+            except InterruptedError:
+                continue
         try:
             while True:
                 conn, _ = lsock.accept()

@@ -1,0 +1,62 @@
+"""The wire evidence: pcaps that open in scapy, and ladders that show what a check asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fixtures.wire import Segment, ladder_svg, ladder_text, relative_segments, RawSegment, to_segments
+from selftest.running import BUNDLED_MANIFEST, ROOT
+
+CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"
+
+
+def read_pcap(path: Path) -> list[Segment]:
+    import scapy.layers.inet  # noqa: F401 - dissectors for rdpcap
+    import scapy.layers.l2  # noqa: F401
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    packets = rdpcap(str(path))
+    server_port = next(p[TCP].dport for p in packets if TCP in p and int(p[TCP].flags) == 0x02)
+    return to_segments(list(packets), server_port)
+
+
+def test_fin_and_rst_pcaps_show_the_asserted_flags(sockcheck, tmp_path):
+    """A wire check's pcap must hold exactly the test's traffic: FIN for a good close, RST for SO_LINGER 0."""
+    evidence = tmp_path / "evidence"
+    run = sockcheck.run("--targets-file", str(BUNDLED_MANIFEST), "--only-target", "c-epoll",
+                        "--only-target", "f-linger-zero", "-k", "fin_not_rst", "--evidence-dir", str(evidence),
+                        suites=(CLOSE_SUITE,))
+    assert run.ret == 0, str(run)
+    assert run.outcome("c-epoll", "tcp.close.fin-not-rst") == "passed"
+    assert run.outcome("f-linger-zero", "tcp.close.fin-not-rst") == "xfailed"
+    good = read_pcap(next(evidence.glob("*c-epoll*.pcap")))
+    bad = read_pcap(next(evidence.glob("*f-linger-zero*.pcap")))
+    assert [s.flags for s in good[:3]] == ["S", "SA", "A"], "the capture starts with the handshake"
+    assert any(not s.from_client and "F" in s.flags for s in good)
+    assert not any("R" in s.flags for s in good)
+    assert any(not s.from_client and "R" in s.flags for s in bad)
+    ladder = next(evidence.glob("*f-linger-zero*.ladder.txt")).read_text()
+    assert "[AR]" in ladder or "[R]" in ladder
+    assert next(evidence.glob("*f-linger-zero*.ladder.svg")).read_text().startswith("<svg")
+
+
+def _raw(time, sport, dport, flags, seq, ack, payload=b"", urgptr=0):
+    return RawSegment(time, sport, dport, flags, seq, ack, urgptr, payload)
+
+
+def test_relative_sequence_numbers_and_urgent_pointer():
+    """Ladders count sequence numbers from each side's SYN, and show the urgent pointer only with URG."""
+    raw = [
+        _raw(0.0, 40000, 7, 0x02, 1000, 0),
+        _raw(0.001, 7, 40000, 0x12, 5000, 1001),
+        _raw(0.002, 40000, 7, 0x10, 1001, 5001),
+        _raw(0.003, 40000, 7, 0x18 | 0x20, 1001, 5001, b"!", urgptr=1),
+    ]
+    segments = relative_segments(raw, 7)
+    assert [(s.seq, s.ack) for s in segments] == [(0, 0), (0, 1), (1, 1), (1, 1)]
+    assert segments[3].urgent == 1 and segments[2].urgent is None
+    text = ladder_text(segments, "title")
+    assert "urg=1" in text and text.splitlines()[0] == "title"
+    assert text.count("▶") == 3 and text.count("◀") == 1
+    assert ladder_svg(segments, "t").count("<polygon") == 4
