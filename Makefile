@@ -1,7 +1,9 @@
 # sockcheck: one entry point for set-up, the conformance run and the project's tests.
 #   make conformance   run every check on every bundled target (pytest -n auto)
 #   make test          the self-tests, then the bundled conformance run
-# Both create .venv, install the pinned requirements, build the C targets and
+#   make report        the Allure HTML report of the last `make conformance` (reports/allure-report)
+#   make report-demo   a run with a known failure, its report, and a screenshot proving it renders
+# conformance and test create .venv, install the pinned requirements, build the C targets and
 # install the Debian packages they need (as root; otherwise they say what to run).
 
 PYTHON  ?= python3
@@ -10,10 +12,18 @@ PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.requirements-installed
 DEBIAN_PACKAGES := gcc make libc6-dev util-linux
 
-.PHONY: conformance test selftest build deps venv clean
+# Allure 3's command line comes from npm, pinned in reports-tool/package-lock.json and installed there.
+REPORTS_TOOL   := reports-tool
+ALLURE         := $(REPORTS_TOOL)/node_modules/.bin/allure
+ALLURE_RESULTS := reports/allure-results
+ALLURE_REPORT  := reports/allure-report
+DEMO           := reports/demo
+
+.PHONY: conformance test selftest build deps venv clean report report-demo report-tool
 
 conformance: build
-	$(PYTEST) -n auto
+	$(PYTEST) -n auto --alluredir=$(ALLURE_RESULTS) --clean-alluredir \
+		--conformance-md=reports/conformance.md --junitxml=reports/junit.xml
 
 test: build
 	$(PYTEST) selftest -n auto
@@ -25,6 +35,33 @@ selftest: build
 build: deps venv
 	$(MAKE) -s -C targets/c
 	$(MAKE) -s -C targets/faulty
+
+# Offline: everything the report needs is in reports-tool/node_modules and the results folder.
+report: report-tool
+	@test -d $(ALLURE_RESULTS) || { echo "no $(ALLURE_RESULTS): run make conformance first" >&2; exit 1; }
+	SOCKCHECK_ALLURE_RESULTS=$(CURDIR)/$(ALLURE_RESULTS) $(ALLURE) generate --config $(REPORTS_TOOL)/allurerc.mjs \
+		--output $(ALLURE_REPORT) $(ALLURE_RESULTS)
+	@echo "report: $(ALLURE_REPORT)/index.html (serve it: $(ALLURE) open $(ALLURE_REPORT))"
+
+# A run in which one faulty server declares nothing (a --target one-liner), so its
+# violations are real failures; then its report and a screenshot of a failing case.
+report-demo: build report-tool
+	rm -rf $(DEMO)
+	-$(PYTEST) -n auto --target "linger-zero=targets/faulty/bin/linger_zero {port} {host}" \
+		--target "c-epoll=targets/c/bin/epoll_echo {port} {host}" -k "half-close or close or echo" \
+		--alluredir=$(DEMO)/allure-results --conformance-json=$(DEMO)/conformance.json \
+		--conformance-md=$(DEMO)/conformance.md --junitxml=$(DEMO)/junit.xml --evidence-dir=$(DEMO)/evidence
+	SOCKCHECK_ALLURE_RESULTS=$(CURDIR)/$(DEMO)/allure-results $(ALLURE) generate --config $(REPORTS_TOOL)/allurerc.mjs \
+		--output $(DEMO)/allure-report $(DEMO)/allure-results
+	$(VENV)/bin/python scripts/report-screenshot $(DEMO)/allure-report --case "FIN, not RST [linger-zero]" \
+		--out $(DEMO)/failing-case.png
+
+report-tool: $(ALLURE)
+
+$(ALLURE): $(REPORTS_TOOL)/package.json $(REPORTS_TOOL)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make report needs Node.js 20+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
+	npm --prefix $(REPORTS_TOOL) ci --no-audit --no-fund
+	touch $@
 
 venv: $(STAMP)
 
@@ -51,3 +88,15 @@ clean:
 	$(MAKE) -s -C targets/c clean
 	$(MAKE) -s -C targets/faulty clean
 	rm -rf reports
+
+# Performance and reliability (issue 8); both print a table and write reports/*.json.
+#   make bench   bench/run: matrix wall time (-n auto/4/2/0), launch-to-ready, c10k vs a C client, CPU split
+#   make soak    bench/soak: 20 default runs with one core kept busy; flakes and leftovers (30-60 min)
+.PHONY: bench soak
+
+bench: build
+	$(MAKE) -s -C bench
+	$(VENV)/bin/python bench/run
+
+soak: build
+	$(VENV)/bin/python bench/soak

@@ -334,3 +334,20 @@ def wait_no_leftovers(run_ids: Iterable[str], tags: Iterable[str] = (), timeout:
         if not left or time.monotonic() >= deadline:
             return left
         time.sleep(0.05)
+
+
+# -- resources a run may grow (added for selftest/test_hostile.py) ------------------------
+
+def disk_used(path: Path) -> int:
+    """Bytes in use on the filesystem holding ``path`` (statvfs): a run that spilled a flood
+    of output to disk shows up here, wherever it wrote."""
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def children_max_rss() -> int:
+    """Largest peak RSS, in bytes, of any descendant this process has reaped so far (a sockcheck
+    run, its workers and their targets once the run ended): an upper bound on the run's memory."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024

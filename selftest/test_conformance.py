@@ -97,9 +97,9 @@ def matrix_fixture() -> Verdicts:
 
 
 def test_render_matrix_wide():
-    """Wide terminals get words in aligned columns headed by the short check names."""
+    """Wide terminals get words in aligned columns headed by the short check names; the corner names the transport."""
     lines = render_matrix(matrix_fixture(), 120)
-    assert lines[0].split() == ["echo.roundtrip", "echo.binary"]
+    assert lines[0].split() == ["tcp", "echo.roundtrip", "echo.binary"]
     assert lines[1].split() == ["c-epoll", "pass", "xfail"]
     assert lines[2].split() == ["dies", "error", "XPASS"]
     assert len(lines) == 3  # "skipper" has no cases: no row
@@ -107,34 +107,53 @@ def test_render_matrix_wide():
     assert len(starts) == 1  # the first column is aligned
 
 
-def test_render_matrix_full_ids_when_short_names_collide():
-    """tcp.echo.roundtrip and udp.echo.roundtrip both shorten to echo.roundtrip: the full ids must be shown."""
-    v = verdicts("t")
+def test_render_matrix_splits_by_transport():
+    """A TCP check on a UDP target is never applicable: the matrix shows one block per transport
+    instead of a quadrant of skips (and tcp./udp.echo.roundtrip no longer collide as headers)."""
+    v = Verdicts(targets={"t": {"transport": "tcp", "model": "other"}, "u": {"transport": "udp", "model": "other"}},
+                 check_order=list(CATALOGUE))
     record(v, "t.py::r[t]", "t", RT, ("passed", ""))
     record(v, "u.py::r[t]", "t", UDP, ("skipped", "n/a"))
-    assert render_matrix(v, 200)[0].split() == [RT, UDP]
+    record(v, "t.py::r[u]", "u", RT, ("skipped", "n/a"))
+    record(v, "u.py::r[u]", "u", UDP, ("failed", "udp echo: expected x; got y"))
+    assert render_matrix(v, 200) == ["tcp echo.roundtrip", "t   pass", "", "udp echo.roundtrip", "u   FAIL"]
+
+
+def test_render_matrix_transposed():
+    """Few targets and many checks: checks become the rows, still in words, when that fits and the wide form does not."""
+    v = verdicts("me")
+    checks = [c for c in CATALOGUE if c.startswith("tcp.")][:8]
+    for i, check in enumerate(checks):
+        record(v, f"t.py::c{i}[me]", "me", check, ("failed" if i == 3 else "passed", ""))
+    lines = render_matrix(v, 60)
+    assert lines[0].split() == ["tcp", "me"]
+    assert [line.split()[0] for line in lines[1:]] == [c.split(".", 1)[1] for c in checks]
+    assert lines[4].split() == [checks[3].split(".", 1)[1], "FAIL"]
+    assert all(len(line) <= 60 for line in lines)
 
 
 def test_render_matrix_compact():
     """Narrow terminals get one symbol per check, numbered columns and a legend, never wrapped rows."""
     lines = render_matrix(matrix_fixture(), 20)
-    assert lines[0] == " " * 7 + " " + "  " and lines[1] == " " * 7 + " " + "12"
-    assert lines[2] == "c-epoll .x"
-    assert lines[3] == "dies    EX"
-    assert lines[4] == "" and lines[5] == LEGEND
-    assert lines[6:] == [" 1 tcp.echo.roundtrip", " 2 tcp.echo.binary"]
+    assert lines[:3] == ["tcp     12", "c-epoll .x", "dies    EX"]
+    assert lines[3] == ""
+    legend = lines[4:]
+    assert " ".join(" ".join(legend[:-2]).split()) == " ".join(LEGEND.split())  # wrapped, not cut
+    assert legend[-2:] == ["tcp.echo 1 roundtrip", "         2 binary"]
+    assert all(len(line) <= 20 for line in lines[:3])
 
 
 def test_render_matrix_compact_many_columns():
-    """With ten or more checks the two header rows must spell the column numbers vertically."""
+    """With ten or more checks the header rows spell the column numbers vertically, and a space separates families."""
     v = verdicts("t")
-    checks = list(CATALOGUE)[:12]
+    checks = list(CATALOGUE)[:12]  # echo x4, stream x2, half-close x2, close x2, concurrency x2
     for i, check in enumerate(checks):
         record(v, f"t.py::c{i}[t]", "t", check, ("passed", ""))
-    lines = render_matrix(v, 30)
-    assert lines[0] == "  " + " " * 9 + "111"
-    assert lines[1] == "  " + "123456789012"
-    assert lines[2] == "t " + "." * 12
+    lines = render_matrix(v, 22)  # too narrow for words either way round
+    assert lines[0] == "    " + "    " + " " + "  " + " " + "  " + " " + " 1" + " " + "11"
+    assert lines[1] == "tcp " + "1234 56 78 90 12"
+    assert lines[2] == "t   " + ".... .. .. .. .."
+    assert "tcp.concurrency 11 parallel" in lines
 
 
 def test_render_matrix_empty():

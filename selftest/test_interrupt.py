@@ -15,6 +15,7 @@ import pytest
 
 from selftest.running import (
     RUN_VARIABLE,
+    TCP_SUITE,
     TOKEN_VARIABLE,
     describe,
     marked_processes,
@@ -217,3 +218,110 @@ def test_second_sigint_during_teardown(interrupted):
     run.signal(signal.SIGINT)
     run.wait()  # exit status: 2 or death by the second SIGINT; either way nothing may be left
     assert_clean(run)
+
+
+def test_sigterm_to_xdist_controller(interrupted):
+    """SIGTERM (a CI job timeout) to the xdist controller alone must end every worker's targets, as SIGINT does."""
+    run = interrupted("call", workers=2)
+    run.wait_busy(2, "call")
+    ret = run.stop(signal.SIGTERM)
+    assert ret == 2, f"exit {ret}, expected 2 (interrupted)\n{run.text()}"
+    assert_clean(run)
+
+
+class KilledWorkerRun:
+    """An xdist run with one target busy in a check (silent.py) and a correct one beside it."""
+
+    def __init__(self, tmp_path: Path):
+        """Start the run: silent-0's round trip (slow), echo's round trip and binary (quick), -n 2."""
+        self.run_id = new_run_id()
+        self.tag = "sockcheck-selftest-tag-" + self.run_id
+        self.accepted = tmp_path / "accepted"
+        manifest = write_manifest(
+            tmp_path / "targets.toml",
+            target_toml("silent-0", script_command("silent.py", self.tag), env={"SELFTEST_ACCEPTED_FILE": str(self.accepted)}),
+            target_toml("echo", script_command("echo.py", self.tag)))
+        self.json_path = tmp_path / "conformance.json"
+        self.output = tmp_path / "output.txt"
+        # Only the silent target's round trip is slow (60 s with the scale); the echo target's cases are quick.
+        cases = [f"{TCP_SUITE}::test_roundtrip[silent-0]", f"{TCP_SUITE}::test_roundtrip[echo]",
+                 f"{TCP_SUITE}::test_binary[echo]"]
+        argv = popen_command("--targets-file", str(manifest), "--conformance-json", str(self.json_path),
+                             "-n", "2", "--timeout-scale", "30", suites=cases)
+        with open(self.output, "wb") as out:
+            self.proc = subprocess.Popen(argv, cwd=tmp_path, env=run_env(self.run_id), stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def text(self) -> str:
+        """The run's output so far."""
+        return self.output.read_text(errors="replace")
+
+    def silent_target(self) -> psutil.Process | None:
+        """The live silent.py target of this run, if started."""
+        for proc in marked_processes([self.run_id], targets_only=True):
+            try:
+                if "silent.py" in " ".join(proc.cmdline()) and proc.status() != psutil.STATUS_ZOMBIE:
+                    return proc
+            except psutil.Error:
+                pass
+        return None
+
+    def cleanup(self) -> None:
+        """Last resort so that a failing self-test does not leave its own mess behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for proc in marked_processes([self.run_id], [self.tag]):
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
+def kill_the_busy_worker(run: KilledWorkerRun) -> tuple[int, str, dict, tuple[int, float]]:
+    """SIGKILL the worker whose check waits on the silent target; (exit, output, JSON, (target pid, created))."""
+    wait_for(run.accepted.exists, START_DEADLINE, "the silent target's check to connect")
+    target = wait_for(run.silent_target, START_DEADLINE, "the silent target")
+    worker = psutil.Process(target.ppid())
+    assert worker.ppid() == run.proc.pid, "the target's parent must be an xdist worker of the run"
+    created = target.create_time()
+    worker.kill()
+    # The orphan goes to the nearest subreaper: the controller, not init.
+    wait_for(lambda: target.ppid() == run.proc.pid, 10, "the orphaned target to be re-parented to the controller")
+    try:
+        ret = run.proc.wait(EXIT_DEADLINE)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the run did not end after its worker was killed:\n{run.text()}")
+    return ret, run.text(), json.loads(run.json_path.read_text()), (target.pid, created)
+
+
+def test_killed_worker_is_reported_and_its_targets_torn_down(tmp_path):
+    """A worker killed mid-check (OOM killer, SIGKILL) used to orphan its target for good: now the target is
+    re-parented to the controller (a child subreaper), swept at the end of the run, and the case is reported."""
+    run = KilledWorkerRun(tmp_path)
+    try:
+        ret, text, doc, target = kill_the_busy_worker(run)
+        assert ret == 1, f"exit {ret}, expected 1 (a crashed case fails the run)\n{text}"
+        assert "crashed while running 'suites/tcp/test_echo.py::test_roundtrip[silent-0]'" in text, text
+        assert doc["targets"]["silent-0"]["checks"][ROUNDTRIP]["outcome"] == "error", doc["targets"]["silent-0"]
+        assert {c["outcome"] for c in doc["targets"]["echo"]["checks"].values()} == {"passed"}, doc["targets"]["echo"]
+        assert not still_there({target}), f"the killed worker's target survived the run:\n{text}"
+        left = wait_no_leftovers([run.run_id], [run.tag], timeout=3.0)
+        assert not left, f"processes of the run survived it:\n{describe(left)}\n--- output\n{text}"
+        assert not zombie_children(), describe(zombie_children())
+    finally:
+        run.cleanup()
+
+
+@pytest.mark.xfail(strict=True, reason="harness bug: ConformanceReporter ignores pytest-xdist's crash report (it has "
+                   "no .sockcheck), so the verdict says 'no result for the check itself (interrupted?)'; "
+                   "fix proposed for fixtures/plugin.py in the issue 8 report")
+def test_killed_worker_is_named_in_the_verdict(tmp_path):
+    """The conformance JSON and matrix must say that the worker crashed, not guess at an interrupt."""
+    run = KilledWorkerRun(tmp_path)
+    try:
+        _, _, doc, _ = kill_the_busy_worker(run)
+        cell = doc["targets"]["silent-0"]["checks"][ROUNDTRIP]
+        assert cell["outcome"] == "error" and "crashed" in cell["message"], cell
+    finally:
+        run.cleanup()

@@ -140,17 +140,19 @@ def assert_matrix(run, wide: bool) -> None:
     lines = run.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if "sockcheck conformance" in line)
     matrix = "\n".join(lines[start:])
-    if wide:  # the short names collide (tcp./udp.echo.roundtrip): full ids as headers
-        assert re.search(r"^\s+tcp\.echo\.roundtrip\s+tcp\.echo\.binary\s+udp\.echo\.roundtrip\s*$", matrix, re.M), matrix
-        assert re.search(r"^c-epoll\s+pass\s+pass\s+skip$", matrix, re.M), matrix
-        assert re.search(r"^wrong\s+FAIL\s+xfail\s+skip$", matrix, re.M), matrix
-        assert re.search(r"^dies\s+error\s+error\s+skip$", matrix, re.M), matrix
-        assert re.search(r"^c-udp\s+skip\s+skip\s+pass$", matrix, re.M), matrix
+    if wide:  # one block per transport, words
+        assert re.search(r"^tcp\s+echo\.roundtrip\s+echo\.binary$", matrix, re.M), matrix
+        assert re.search(r"^c-epoll\s+pass\s+pass$", matrix, re.M), matrix
+        assert re.search(r"^wrong\s+FAIL\s+xfail$", matrix, re.M), matrix
+        assert re.search(r"^dies\s+error\s+error$", matrix, re.M), matrix
+        assert re.search(r"^udp\s+echo\.roundtrip$", matrix, re.M), matrix
+        assert re.search(r"^c-udp\s+pass$", matrix, re.M), matrix
     else:
-        assert re.search(r"^c-epoll     \.\.s$", matrix, re.M), matrix
-        assert re.search(r"^wrong       Fxs$", matrix, re.M), matrix
-        assert re.search(r"^c-udp       ss\.$", matrix, re.M), matrix
-        assert "pass=." in matrix and " 1 tcp.echo.roundtrip" in matrix and " 3 udp.echo.roundtrip" in matrix
+        assert re.search(r"^c-epoll     \.\.$", matrix, re.M), matrix
+        assert re.search(r"^wrong       Fx$", matrix, re.M), matrix
+        assert re.search(r"^c-udp \.$", matrix, re.M), matrix
+        assert "pass=." in matrix and "tcp.echo 1 roundtrip" in matrix and "udp.echo 3 roundtrip" in matrix
     assert "dies · tcp.echo.roundtrip → error: dies: exited with status 3" in matrix
     assert "wrong · tcp.echo.roundtrip → FAIL: echo: expected the same 32 bytes" in matrix
-    assert re.search(r"replay: pytest 'suites/(tcp|udp)/test_echo.py::test_\w+\[\S+\]' --seed 7 -p no:xdist", matrix)
+    # From another folder than the checkout, the replay names the test file by its absolute path.
+    assert re.search(r"replay: pytest '(\S*/)?suites/(tcp|udp)/test_echo.py::test_\w+\[\S+\]' --seed 7 -p no:xdist", matrix)
