@@ -24,11 +24,11 @@
  *    between the stop_requested check and the sleep; exit status 0.
  */
 #define _GNU_SOURCE
+#include "epoll_conns.h"
 #include "net.h"
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -37,51 +37,13 @@
 #define HIGH_WATER (256 * 1024) /* stop reading above this much queued */
 #define MAX_EVENTS 1024
 
-struct conn {
-    int fd;
-    int eof;         /* the client has shut down its sending side */
-    uint32_t events; /* current epoll interest */
-    struct outbuf out;
-    struct conn *prev, *next; /* all connections, to free them at exit */
-};
-
 static int epfd;
-static struct conn *all_conns;
-static char chunk[65536];
-
-static void conn_close(struct conn *c)
-{
-    close(c->fd); /* also removes it from the epoll set */
-    outbuf_free(&c->out);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        all_conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    free(c);
-}
-
-/* One recv(); everything read is echoed or queued.  -1: connection over. */
-static int conn_read(struct conn *c)
-{
-    ssize_t n = recv(c->fd, chunk, sizeof(chunk), 0);
-
-    if (n > 0)
-        return outbuf_send(c->fd, &c->out, chunk, (size_t)n);
-    if (n == 0) {
-        c->eof = 1;
-        return 0;
-    }
-    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0
-                                                                       : -1;
-}
 
 static void handle(struct conn *c, uint32_t ev)
 {
     if ((ev & (EPOLLERR | EPOLLHUP)) ||
         ((ev & EPOLLOUT) && outbuf_flush(c->fd, &c->out) < 0) ||
-        ((ev & EPOLLIN) && conn_read(c) < 0) ||
+        ((ev & EPOLLIN) && echo_recv(c->fd, &c->out, &c->eof) < 0) ||
         (c->eof && c->out.len == 0)) {
         conn_close(c); /* error, reset, or everything echoed */
         return;
@@ -110,22 +72,7 @@ static void accept_all(int lfd)
                 continue;
             return; /* EAGAIN: backlog drained (or a resource error) */
         }
-        struct conn *c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->next = all_conns;
-        if (all_conns)
-            all_conns->prev = c;
-        all_conns = c;
-        c->events = EPOLLIN;
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-            log_msg("epoll_ctl(ADD): %s", strerror(errno));
-            conn_close(c);
-        }
+        conn_add(epfd, fd, EPOLLIN);
     }
 }
 
@@ -139,22 +86,14 @@ int main(int argc, char **argv)
     install_sigterm();
     block_stop_signals();
     int lfd = tcp_listen(host, port, 1, 4096);
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event le = {.events = EPOLLIN, .data.ptr = NULL};
-    if (set_nonblocking(lfd) < 0 || epfd < 0 ||
-        epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le) < 0) {
+    if (set_nonblocking(lfd) < 0 ||
+        (epfd = epoll_with_listener(lfd, EPOLLIN)) < 0) {
         log_msg("setup failed: %s", strerror(errno));
         return 1;
     }
 
     while (!stop_requested) {
-        int n = epoll_pwait(epfd, events, MAX_EVENTS, -1, stop_wait_mask());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("epoll_pwait: %s", strerror(errno));
-            return 1;
-        }
+        int n = wait_epoll(epfd, events, MAX_EVENTS); /* -1: a signal */
         for (int i = 0; i < n; i++) {
             if (events[i].data.ptr == NULL)
                 accept_all(lfd);
@@ -163,8 +102,7 @@ int main(int argc, char **argv)
         }
     }
     close(lfd);
-    while (all_conns)
-        conn_close(all_conns);
+    conn_close_all();
     close(epfd);
     return 0;
 }

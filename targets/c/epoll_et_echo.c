@@ -25,11 +25,10 @@
  *    between the stop_requested check and the sleep; exit status 0.
  */
 #define _GNU_SOURCE
+#include "epoll_conns.h"
 #include "net.h"
 
 #include <errno.h>
-#include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -38,29 +37,8 @@
 #define HIGH_WATER (256 * 1024) /* stop reading above this much queued */
 #define MAX_EVENTS 1024
 
-struct conn {
-    int fd;
-    int eof; /* the client has shut down its sending side */
-    struct outbuf out;
-    struct conn *prev, *next; /* all connections, to free them at exit */
-};
-
 static int epfd;
-static struct conn *all_conns;
 static char chunk[65536];
-
-static void conn_close(struct conn *c)
-{
-    close(c->fd); /* also removes it from the epoll set */
-    outbuf_free(&c->out);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        all_conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    free(c);
-}
 
 /* Flushes, then reads until EAGAIN, EOF or a full queue.  -1: close. */
 static int conn_work(struct conn *c)
@@ -97,24 +75,9 @@ static void accept_all(int lfd)
             log_msg("accept: %s", strerror(errno));
             return;
         }
-        struct conn *c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            close(fd);
-            continue;
-        }
-        c->fd = fd;
-        c->next = all_conns;
-        if (all_conns)
-            all_conns->prev = c;
-        all_conns = c;
-        struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLET,
-                                .data.ptr = c};
-        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0) {
-            log_msg("epoll_ctl(ADD): %s", strerror(errno));
-            conn_close(c);
-        }
-        /* Input that arrived before the ADD still raises an event: the
-         * ADD checks current readiness. */
+        /* Registered once, never modified.  Input that arrived before the
+         * ADD still raises an event: the ADD checks current readiness. */
+        conn_add(epfd, fd, EPOLLIN | EPOLLOUT | EPOLLET);
     }
 }
 
@@ -128,22 +91,14 @@ int main(int argc, char **argv)
     install_sigterm();
     block_stop_signals();
     int lfd = tcp_listen(host, port, 1, 4096);
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event le = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
-    if (set_nonblocking(lfd) < 0 || epfd < 0 ||
-        epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le) < 0) {
+    if (set_nonblocking(lfd) < 0 ||
+        (epfd = epoll_with_listener(lfd, EPOLLIN | EPOLLET)) < 0) {
         log_msg("setup failed: %s", strerror(errno));
         return 1;
     }
 
     while (!stop_requested) {
-        int n = epoll_pwait(epfd, events, MAX_EVENTS, -1, stop_wait_mask());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("epoll_pwait: %s", strerror(errno));
-            return 1;
-        }
+        int n = wait_epoll(epfd, events, MAX_EVENTS); /* -1: a signal */
         for (int i = 0; i < n; i++) {
             struct conn *c = events[i].data.ptr;
             if (c == NULL)
@@ -154,8 +109,7 @@ int main(int argc, char **argv)
         }
     }
     close(lfd);
-    while (all_conns)
-        conn_close(all_conns);
+    conn_close_all();
     close(epfd);
     return 0;
 }

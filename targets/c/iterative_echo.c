@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -70,22 +69,9 @@ static void serve(int fd)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port;
+    int lfd = tcp_server_start(argc, argv, 512), cfd;
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals();
-    int lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) { /* accept() must never block */
-        log_msg("set_nonblocking: %s", strerror(errno));
-        return 1;
-    }
-
-    while (wait_fd(lfd, POLLIN) >= 0) {
-        int cfd = accept_client(lfd, SOCK_CLOEXEC);
-        if (cfd < 0)
-            continue; /* EAGAIN, ECONNABORTED, ...: try again */
+    while ((cfd = accept_next(lfd, SOCK_CLOEXEC)) >= 0) {
         serve(cfd);
         close(cfd);
     }

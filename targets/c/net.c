@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 volatile sig_atomic_t stop_requested = 0;
@@ -118,6 +120,22 @@ int tcp_listen(const char *host, int port, int reuseaddr, int backlog)
     return fd;
 }
 
+int tcp_server_start(int argc, char **argv, int backlog)
+{
+    const char *host;
+    int port;
+
+    parse_args(argc, argv, &host, &port);
+    install_sigterm();
+    block_stop_signals();
+    int lfd = tcp_listen(host, port, 1, backlog);
+    if (set_nonblocking(lfd) < 0) {
+        log_msg("set_nonblocking: %s", strerror(errno));
+        exit(1);
+    }
+    return lfd;
+}
+
 int udp_bind(const char *host, int port)
 {
     int fd = bound_socket(host, port, SOCK_DGRAM, 0);
@@ -215,6 +233,29 @@ int wait_fd(int fd, short events)
     }
 }
 
+int wait_pollfds(struct pollfd *pfds, nfds_t n,
+                 const struct timespec *timeout)
+{
+    int ready = ppoll(pfds, n, timeout, stop_wait_mask());
+
+    if (ready < 0 && errno != EINTR) {
+        log_msg("poll: %s", strerror(errno));
+        exit(1);
+    }
+    return ready;
+}
+
+int wait_epoll(int epfd, struct epoll_event *events, int max)
+{
+    int n = epoll_pwait(epfd, events, max, -1, stop_wait_mask());
+
+    if (n < 0 && errno != EINTR) {
+        log_msg("epoll_pwait: %s", strerror(errno));
+        exit(1);
+    }
+    return n;
+}
+
 int accept_client(int lfd, int flags)
 {
     static int warned = 0;
@@ -235,6 +276,82 @@ int accept_client(int lfd, int flags)
     /* Still out of descriptors: report "nothing pending" so no loop spins. */
     errno = (saved == EMFILE || saved == ENFILE) ? EAGAIN : saved;
     return -1;
+}
+
+int accept_next(int lfd, int flags)
+{
+    while (wait_fd(lfd, POLLIN) >= 0) {
+        int fd = accept_client(lfd, flags);
+        if (fd >= 0)
+            return fd;
+    }
+    return -1;
+}
+
+int accept_or_pause(int lfd, int flags)
+{
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    struct timespec pause_ts = {0, 100 * 1000 * 1000};
+    int fd;
+
+    if (ppoll(&pfd, 1, NULL, stop_wait_mask()) < 0) {
+        if (errno != EINTR)
+            log_msg("poll: %s", strerror(errno));
+        return -1;
+    }
+    fd = accept4(lfd, NULL, NULL, flags);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                   errno == ENOMEM)) {
+        /* Out of descriptors: wait instead of spinning. */
+        log_msg("accept: %s (pausing)", strerror(errno));
+        ppoll(NULL, 0, &pause_ts, stop_wait_mask());
+    }
+    return fd; /* -1 also for EAGAIN, ECONNABORTED, EINTR ... */
+}
+
+int pollfds_reserve(struct pollfd **pfds, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return 0;
+    struct pollfd *p = realloc(*pfds, 2 * n * sizeof(*p));
+    if (p == NULL)
+        return -1;
+    *pfds = p;
+    *cap = 2 * n;
+    return 0;
+}
+
+int epoll_with_listener(int lfd, uint32_t events)
+{
+    struct epoll_event e = {.events = events, .data.ptr = NULL};
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+    if (epfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &e) < 0) {
+        int saved = errno;
+        close(epfd);
+        errno = saved;
+        return -1;
+    }
+    return epfd;
+}
+
+int echo_blocking(int fd, size_t chunk)
+{
+    char buf[65536];
+
+    if (chunk > sizeof(buf))
+        chunk = sizeof(buf);
+    for (;;) {
+        ssize_t n = recv(fd, buf, chunk, 0);
+        if (n > 0) {
+            if (write_all(fd, buf, (size_t)n) < 0)
+                return -1; /* peer gone (EPIPE/ECONNRESET) */
+        } else if (n == 0) {
+            return 0; /* EOF: everything it sent has been echoed */
+        } else if (errno != EINTR) {
+            return -1; /* ECONNRESET etc. */
+        }
+    }
 }
 
 /* A drained buffer bigger than this is freed rather than kept per idle
@@ -310,4 +427,19 @@ void outbuf_free(struct outbuf *b)
     free(b->data);
     b->data = NULL;
     b->off = b->len = b->cap = 0;
+}
+
+int echo_recv(int fd, struct outbuf *out, int *eof)
+{
+    char chunk[65536];
+    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
+
+    if (n > 0)
+        return outbuf_send(fd, out, chunk, (size_t)n);
+    if (n == 0) {
+        *eof = 1;
+        return 0;
+    }
+    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0
+                                                                       : -1;
 }

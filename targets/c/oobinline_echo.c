@@ -38,14 +38,11 @@
  * ppoll(), which then returns and the process exits with status 0.
  */
 #define _GNU_SOURCE
+#include "conn_thread.h"
 #include "net.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,79 +52,31 @@
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[CHUNK];
 
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n > 0) {
-            if (write_all(fd, buf, (size_t)n) < 0)
-                break; /* peer gone (EPIPE/ECONNRESET) */
-        } else if (n == 0) {
-            break; /* EOF: everything echoed; close() sends FIN */
-        } else if (errno != EINTR) {
-            break; /* ECONNRESET etc. */
-        }
-    }
+    /* EOF: everything echoed, close() sends FIN; or a reset: just close. */
+    echo_blocking(fd, CHUNK);
     close(fd);
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd, one = 1;
-    sigset_t block, orig;
-    pthread_attr_t attr;
-
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    /* Blocked everywhere (threads inherit the mask) except in ppoll(). */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &block, &orig);
-
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-
-    lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) {
-        log_msg("fcntl: %s", strerror(errno));
-        return 1;
-    }
+    int one = 1;
+    /* SIGTERM blocked everywhere (threads inherit the mask) except in
+     * ppoll(). */
+    int lfd = tcp_server_start(argc, argv, 512);
 
     while (!stop_requested) {
-        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-        struct timespec pause_ts = {0, 100 * 1000 * 1000};
-        pthread_t tid;
-        int fd;
-
-        if (ppoll(&pfd, 1, NULL, &orig) < 0) {
-            if (errno != EINTR)
-                log_msg("poll: %s", strerror(errno));
-            continue;
-        }
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                /* Out of descriptors: wait instead of spinning. */
-                log_msg("accept: %s (pausing)", strerror(errno));
-                ppoll(NULL, 0, &pause_ts, &orig);
-            }
-            continue; /* EAGAIN, ECONNABORTED, EINTR ... */
-        }
+        int fd = accept_or_pause(lfd, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue; /* EAGAIN, ECONNABORTED, EINTR, out of fds ... */
         /* Keep urgent bytes in the normal stream of this connection. */
         if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof(one)) < 0) {
             log_msg("setsockopt(SO_OOBINLINE): %s", strerror(errno));
             close(fd);
             continue;
         }
-        if (pthread_create(&tid, &attr, serve, (void *)(intptr_t)fd) != 0) {
-            log_msg("pthread_create failed, dropping a connection");
-            close(fd);
-        }
+        start_conn_thread(serve, fd);
     }
     log_msg("stopping");
     return 0;

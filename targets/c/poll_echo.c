@@ -42,7 +42,6 @@ struct conn {
 static struct pollfd *pfds;
 static struct conn *conns;
 static size_t nfds, cap;
-static char chunk[65536];
 
 static short wanted(const struct conn *c)
 {
@@ -62,21 +61,6 @@ static void conn_close(size_t i)
     nfds--;
     pfds[i] = pfds[nfds];
     conns[i] = conns[nfds];
-}
-
-/* One recv(); everything read is echoed or queued.  -1: connection over. */
-static int conn_read(int fd, struct conn *c)
-{
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-
-    if (n > 0)
-        return outbuf_send(fd, &c->out, chunk, (size_t)n);
-    if (n == 0) {
-        c->eof = 1;
-        return 0;
-    }
-    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0
-                                                                       : -1;
 }
 
 static int grow(void)
@@ -115,14 +99,9 @@ static void accept_all(int lfd)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port;
+    int lfd = tcp_server_start(argc, argv, 4096);
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals();
-    int lfd = tcp_listen(host, port, 1, 4096);
-    if (set_nonblocking(lfd) < 0 || grow() < 0) {
+    if (grow() < 0) {
         log_msg("setup failed: %s", strerror(errno));
         return 1;
     }
@@ -130,12 +109,8 @@ int main(int argc, char **argv)
     nfds = 1;
 
     while (!stop_requested) {
-        if (ppoll(pfds, nfds, NULL, stop_wait_mask()) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("ppoll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(pfds, nfds, NULL) < 0)
+            continue; /* a signal: the loop condition looks at the flag */
         /* From the end, so that conn_close()'s move of the last entry into
          * slot i only moves an entry that has already been handled. */
         for (size_t i = nfds - 1; i >= 1; i--) {
@@ -148,7 +123,7 @@ int main(int argc, char **argv)
             pfds[i].revents = 0;
             if ((re & (POLLERR | POLLHUP | POLLNVAL)) ||
                 ((re & POLLOUT) && outbuf_flush(fd, &c->out) < 0) ||
-                ((re & POLLIN) && conn_read(fd, c) < 0) ||
+                ((re & POLLIN) && echo_recv(fd, &c->out, &c->eof) < 0) ||
                 (c->eof && c->out.len == 0)) {
                 conn_close(i); /* error, reset, or everything echoed */
                 continue;

@@ -50,7 +50,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,40 +261,20 @@ static int accept_all(int lfd)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd, paused = 0;
+    int paused = 0;
     struct pollfd *pfds = NULL;
     size_t pfds_cap = 0;
-    sigset_t block, orig;
-
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
     /* SIGTERM stays blocked except inside ppoll(), which unblocks it
      * atomically: no window where the signal comes just before we sleep. */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
-
-    lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) {
-        log_msg("fcntl: %s", strerror(errno));
-        return 1;
-    }
+    int lfd = tcp_server_start(argc, argv, 512);
 
     while (!stop_requested) {
         size_t i, n = 0;
         struct timespec pause_ts = {0, 100 * 1000 * 1000};
 
-        if (pfds_cap < nconns + 1) {
-            size_t cap = (nconns + 1) * 2;
-            struct pollfd *p = realloc(pfds, cap * sizeof(*p));
-            if (p == NULL) {
-                log_msg("out of memory");
-                return 1;
-            }
-            pfds = p;
-            pfds_cap = cap;
+        if (pollfds_reserve(&pfds, &pfds_cap, nconns + 1) < 0) {
+            log_msg("out of memory");
+            return 1;
         }
         pfds[n].fd = paused ? -1 : lfd;
         pfds[n].events = POLLIN;
@@ -315,12 +294,8 @@ int main(int argc, char **argv)
             pfds[n++].revents = 0;
         }
 
-        if (ppoll(pfds, n, paused ? &pause_ts : NULL, &orig) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("poll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(pfds, n, paused ? &pause_ts : NULL) < 0)
+            continue; /* a signal: the loop condition looks at the flag */
         paused = 0;
 
         /* conns[] is compacted by drop_conn (last one moves into the hole),

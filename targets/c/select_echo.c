@@ -40,7 +40,6 @@ struct conn {
 
 static struct conn conns[FD_SETSIZE];
 static int maxfd = -1; /* highest open connection fd */
-static char chunk[65536];
 
 static void conn_close(int fd)
 {
@@ -49,21 +48,6 @@ static void conn_close(int fd)
     conns[fd].open = 0;
     while (maxfd >= 0 && !conns[maxfd].open)
         maxfd--;
-}
-
-/* One recv(); everything read is echoed or queued.  -1: connection over. */
-static int conn_read(int fd, struct conn *c)
-{
-    ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
-
-    if (n > 0)
-        return outbuf_send(fd, &c->out, chunk, (size_t)n);
-    if (n == 0) {
-        c->eof = 1;
-        return 0;
-    }
-    return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0
-                                                                       : -1;
 }
 
 static void accept_all(int lfd)
@@ -95,15 +79,10 @@ static void accept_all(int lfd)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port;
     fd_set rset, wset;
+    int lfd = tcp_server_start(argc, argv, 512);
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals();
-    int lfd = tcp_listen(host, port, 1, 512);
-    if (lfd >= FD_SETSIZE || set_nonblocking(lfd) < 0) {
+    if (lfd >= FD_SETSIZE) {
         log_msg("unusable listening socket");
         return 1;
     }
@@ -139,7 +118,7 @@ int main(int argc, char **argv)
                 conn_close(fd);
                 continue;
             }
-            if (FD_ISSET(fd, &rset) && conn_read(fd, c) < 0) {
+            if (FD_ISSET(fd, &rset) && echo_recv(fd, &c->out, &c->eof) < 0) {
                 conn_close(fd);
                 continue;
             }

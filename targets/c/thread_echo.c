@@ -19,64 +19,29 @@
  *    (the thread sleeps in write_all) and resets (end only that thread).
  */
 #define _GNU_SOURCE
+#include "conn_thread.h"
 #include "net.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdint.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[16384];
 
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n > 0) {
-            if (write_all(fd, buf, (size_t)n) < 0)
-                break;
-        } else if (n == 0 || errno != EINTR) {
-            break; /* EOF (all echoed) or ECONNRESET etc. */
-        }
-    }
+    echo_blocking(fd, 16384); /* until EOF (all echoed) or ECONNRESET etc. */
     close(fd);
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port;
-    pthread_attr_t attr;
+    /* SIGTERM blocked before any pthread_create(): inherited. */
+    int lfd = tcp_server_start(argc, argv, 512), cfd;
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals(); /* before any pthread_create(): inherited */
-    int lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) {
-        log_msg("set_nonblocking: %s", strerror(errno));
-        return 1;
-    }
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-
-    while (wait_fd(lfd, POLLIN) >= 0) {
-        int cfd = accept_client(lfd, SOCK_CLOEXEC);
-        if (cfd < 0)
-            continue;
-        pthread_t tid;
-        int err = pthread_create(&tid, &attr, serve, (void *)(intptr_t)cfd);
-        if (err != 0) {
-            log_msg("pthread_create: %s", strerror(err));
-            close(cfd);
-        }
-    }
+    while ((cfd = accept_next(lfd, SOCK_CLOEXEC)) >= 0)
+        start_conn_thread(serve, cfd); /* detached, fd by value */
     close(lfd);
-    pthread_attr_destroy(&attr);
     return 0; /* exit() ends the detached threads with the process */
 }

@@ -21,8 +21,12 @@ half-close, resets, SIGTERM -> exit 0.
 import os
 import select
 import signal
-import socket
 import sys
+
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import parse_args, tcp_listener  # noqa: E402
 
 HIGH_WATER = 256 * 1024  # stop reading while this much is waiting to go out
 stop = False
@@ -34,16 +38,11 @@ def on_signal(*_):
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    host, port, family = parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind((host, port))
-    lsock.listen(512)
+    lsock = tcp_listener(host, port, family)
     lsock.setblocking(False)
     conns = {}  # socket -> [output buffer, client EOF seen]
 

@@ -11,33 +11,37 @@ handed to the kernel survive close(); bytes still in our own buffer do not.
 Exposed by: a large transfer followed by shutdown(SHUT_WR) (e.g. 4 MiB,
 read concurrently): the echo comes back short.  Small ones (e.g. 64 KiB)
 survive, since they were already written by the time the EOF is read.
-The modest fixed send buffer and the 1 MiB reads (both legitimate choices)
-make sure our own buffer is non-empty at that moment on every run, instead
-of only when the client happens to read slowly.
+The server keeps reading whatever arrives (it buffers without limit
+rather than pausing input), with a modest fixed send buffer: so when a
+large transfer's EOF arrives, megabytes of echo are still in its own
+buffer on every run.  (A server that paused reading above a high-water
+mark would reach the EOF only once its buffer had drained below the mark,
+and lose the tail only when the client happened to read slowly.)  Each
+pass reads one chunk and then flushes, so a small transfer (64 KiB) is
+fully written before the EOF is read.
 
 Everything else is meant to be correct: non-blocking sockets, selectors,
-per-connection output buffers, backpressure, resets, SIGTERM -> exit 0.
+per-connection output buffers, no busy loop, resets, SIGTERM -> exit 0.
 """
+import os
 import selectors
-import signal
 import socket
 import sys
 
-HIGH_WATER = 256 * 1024  # stop reading while this much is waiting to go out
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import (  # noqa: E402
+    exit_on_stop_signals, parse_args, tcp_listener)
+
 SNDBUF = 128 * 1024  # fixed kernel send buffer (Linux doubles it)
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    host, port, family = parse_args()
+    exit_on_stop_signals()  # SystemExit(0)
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind((host, port))
-    lsock.listen(512)
+    lsock = tcp_listener(host, port, family)
     lsock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(lsock, selectors.EVENT_READ)
@@ -49,9 +53,7 @@ def main():
         conn.close()
 
     def update(conn):
-        events = selectors.EVENT_WRITE if out[conn] else 0
-        if len(out[conn]) <= HIGH_WATER:
-            events |= selectors.EVENT_READ
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out[conn] else 0)
         sel.modify(conn, events)
 
     def flush(conn):

@@ -30,9 +30,13 @@ half-close, resets survived, SIGTERM -> exit status 0.
 import errno
 import os
 import select
-import signal
-import socket
 import sys
+
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import (  # noqa: E402
+    StopSignals, accept_all, parse_args, tcp_listener)
 
 OUT_CAP = 256 * 1024
 FD_LIMIT = 1024
@@ -69,28 +73,9 @@ class Conn:
 
 
 def main():
-    if len(sys.argv) not in (2, 3) or not sys.argv[1].isdigit() \
-            or not 1 <= int(sys.argv[1]) <= 65535:
-        sys.stderr.write("usage: %s PORT [HOST]\n" % sys.argv[0])
-        return 2
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) == 3 else "127.0.0.1"
-
-    stop = []
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-    signal.signal(signal.SIGTERM, lambda signo, frame: stop.append(signo))
-    signal.signal(signal.SIGINT, lambda signo, frame: stop.append(signo))
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    lsock.bind((host, port))
-    lsock.listen(512)
+    host, port, family = parse_args()
+    stop = StopSignals()  # SIGTERM/SIGINT: a flag plus a wakeup pipe
+    lsock = tcp_listener(host, port, family, v6only=True)
     lsock.setblocking(False)
     sys.stderr.write("dies_on_urgent: listening on %s port %d (tcp)\n"
                      % (host, port))
@@ -98,7 +83,7 @@ def main():
     paused = False
 
     while not stop:
-        rlist = [wake_r] + ([] if paused else [lsock])
+        rlist = [stop.fd] + ([] if paused else [lsock])
         wlist, xlist = [], []
         for c in conns.values():
             if not c.eof and len(c.out) < OUT_CAP:
@@ -108,11 +93,8 @@ def main():
             xlist.append(c.sock)
         r, w, x = select.select(rlist, wlist, xlist, 0.1 if paused else None)
         paused = False
-        if wake_r in r:
-            try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
+        if stop.fd in r:
+            stop.drain()
             continue
         r, w, x = set(r), set(w), set(x)
 
@@ -141,22 +123,12 @@ def main():
                 s.close()
 
         if lsock in r:
-            while True:
-                try:
-                    s, _ = lsock.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except ConnectionAbortedError:
-                    continue
-                except OSError as e:
-                    sys.stderr.write("dies_on_urgent: accept: %s\n" % e)
-                    paused = True
-                    break
-                if s.fileno() >= FD_LIMIT:
-                    s.close()
-                    continue
-                s.setblocking(False)
+            socks, err = accept_all(lsock, FD_LIMIT)
+            for s in socks:
                 conns[s.fileno()] = Conn(s)
+            if err:  # EMFILE and friends: pause accepting
+                sys.stderr.write("dies_on_urgent: accept: %s\n" % err)
+                paused = True
 
     for c in conns.values():
         c.sock.close()

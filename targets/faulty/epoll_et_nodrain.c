@@ -20,7 +20,6 @@
 #include "net.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -95,33 +94,17 @@ static void on_event(struct conn *c, unsigned ev)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd, ep;
-    sigset_t block, orig;
-    struct epoll_event ev = {.events = EPOLLIN}, evs[64];
-
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only in epoll_pwait */
-
-    lfd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(lfd);
-    ep = epoll_create1(EPOLL_CLOEXEC);
-    ev.data.ptr = NULL; /* NULL marks the listener */
-    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0) {
+    struct epoll_event evs[64];
+    /* SIGTERM is delivered only inside epoll_pwait() */
+    int lfd = tcp_server_start(argc, argv, 512);
+    int ep = epoll_with_listener(lfd, EPOLLIN); /* data.ptr NULL: lfd */
+    if (ep < 0) {
         log_msg("epoll: %s", strerror(errno));
         return 1;
     }
 
     while (!stop_requested) {
-        int n = epoll_pwait(ep, evs, 64, -1, &orig);
-        if (n < 0 && errno != EINTR) {
-            log_msg("epoll_wait: %s", strerror(errno));
-            return 1;
-        }
+        int n = wait_epoll(ep, evs, 64); /* -1: a signal */
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (c != NULL) {

@@ -8,66 +8,31 @@
  * children stay <defunct>).  Everything else is correct: on SIGTERM the
  * parent signals its children, reaps them all and exits 0. */
 #define _GNU_SOURCE
+#include "children.h"
 #include "net.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#define MAXKIDS 65536
-static pid_t kids[MAXKIDS]; /* children not yet reaped */
-static int nkids;
-
-static void echo_child(int cfd)
-{
-    char buf[4096];
-    ssize_t n;
-
-    while ((n = recv(cfd, buf, sizeof(buf), 0)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && write_all(cfd, buf, (size_t)n) < 0)
-            break;
-    close(cfd); /* after client EOF: everything echoed, now FIN */
-    _exit(0);
-}
+#define MAXKIDS 65536 /* children not yet reaped: all of them, here */
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd;
+    /* SIGTERM is delivered only inside ppoll() */
+    int lfd = tcp_server_start(argc, argv, 512), cfd;
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
-    lfd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(lfd);
-
-    while (wait_fd(lfd, POLLIN) >= 0) {
-        int cfd = accept_client(lfd, SOCK_CLOEXEC);
-        if (cfd < 0)
-            continue;
-        if (nkids == MAXKIDS) { /* table full: refuse */
-            close(cfd);
+    /* No SIGCHLD handler, and no waitpid() in the loop. */
+    while ((cfd = accept_next(lfd, SOCK_CLOEXEC)) >= 0) {
+        if (children_count() == MAXKIDS || children_reserve() < 0) {
+            close(cfd); /* table full: refuse */
             continue;
         }
-        pid_t pid = fork();
-        if (pid == 0) {
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-            sigprocmask(SIG_SETMASK, stop_wait_mask(), NULL);
-            close(lfd);
-            echo_child(cfd);
-        }
+        pid_t pid = fork_echo_child(lfd, cfd, 4096);
         if (pid > 0)
-            kids[nkids++] = pid; /* ... and nobody ever waits for it */
+            children_add(pid); /* ... and nobody ever waits for it */
         close(cfd);
     }
 
-    for (int i = 0; i < nkids; i++)
-        kill(kids[i], SIGTERM);
-    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-        ;
+    children_stop(); /* SIGTERM to every child, then waitpid() them all */
     return 0;
 }

@@ -7,106 +7,39 @@
  * EOF is handled correctly, which is why casual testing misses it.
  * Exposed by: tcp.process.fd-leak (its reset cycles, SO_LINGER {1,0}). */
 #define _GNU_SOURCE
+#include "chunk_echo.h"
 #include "net.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-struct conn {
-    size_t off, len; /* unsent echo bytes are buf[off..len) */
-    char buf[4096];
-};
-
-static struct pollfd *pfds; /* pfds[0] is the listener */
-static struct conn **conns;
-static nfds_t n = 1;
-
-/* Reads (when nothing is pending) and echoes; returns 0 to keep the
- * connection, 1 on EOF (all echoed: close sends FIN), -errno on error. */
-static int service(int fd, struct conn *c)
-{
-    if (c->len == 0) {
-        ssize_t r = recv(fd, c->buf, sizeof(c->buf), 0);
-        if (r == 0)
-            return 1;
-        if (r < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        c->off = 0;
-        c->len = (size_t)r;
-    }
-    while (c->off < c->len) {
-        ssize_t w = send(fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
-        if (w < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-        c->off += (size_t)w;
-    }
-    c->len = 0;
-    return 0;
-}
-
-static void drop(nfds_t i, int close_it)
-{
-    if (close_it)
-        close(pfds[i].fd);
-    free(conns[i]);
-    n--;
-    pfds[i] = pfds[n];
-    conns[i] = conns[n];
-}
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port;
-    struct rlimit rl;
+    struct chunk_pollset ps; /* ps.pfds[0] is the listener */
+    /* SIGTERM is delivered only inside ppoll() */
+    int lfd = tcp_server_start(argc, argv, 512);
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
-    getrlimit(RLIMIT_NOFILE, &rl);
-    nfds_t cap = rl.rlim_cur < 1048576 ? rl.rlim_cur : 1048576;
-    pfds = calloc(cap, sizeof(*pfds));
-    conns = calloc(cap, sizeof(*conns));
-    if (!pfds || !conns)
+    if (chunk_pollset_init(&ps) < 0)
         return 1;
-    pfds[0].fd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(pfds[0].fd);
+    ps.pfds[0].fd = lfd;
 
     while (!stop_requested) {
-        pfds[0].events = POLLIN;
-        for (nfds_t i = 1; i < n; i++)
-            pfds[i].events = conns[i]->len ? POLLOUT : POLLIN;
-        if (ppoll(pfds, n, NULL, stop_wait_mask()) < 0)
+        if (chunk_pollset_wait(&ps) < 0)
             continue;
-        for (nfds_t i = n - 1; i >= 1; i--) { /* backwards: drop() swaps */
-            int r = pfds[i].revents ? service(pfds[i].fd, conns[i]) : 0;
-            if (r == -ECONNRESET || r == -EPIPE)
-                drop(i, 0); /* the bug: "peer is gone" -- but our fd is not */
-            else if (r != 0)
-                drop(i, 1);
-        }
-        while (pfds[0].revents & POLLIN) {
-            int fd = accept_client(pfds[0].fd, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno == ECONNABORTED)
-                    continue;
-                break; /* EAGAIN: backlog drained */
-            }
-            struct conn *c = n < cap ? calloc(1, sizeof(*c)) : NULL;
-            if (!c) {
+        for (nfds_t i = ps.n - 1; i >= 1; i--) { /* backwards: remove swaps */
+            int fd = ps.pfds[i].fd;
+            /* 0: keep, 1: EOF (all echoed), -errno: error */
+            int r = ps.pfds[i].revents ? chunk_echo(fd, ps.conns[i]) : 0;
+            if (r == -ECONNRESET || r == -EPIPE) {
+                /* the bug: "peer is gone" -- but our fd is not */
+                chunk_pollset_remove(&ps, i);
+            } else if (r != 0) {
                 close(fd);
-                continue;
+                chunk_pollset_remove(&ps, i);
             }
-            pfds[n] = (struct pollfd){.fd = fd};
-            conns[n++] = c;
         }
+        chunk_pollset_accept(&ps);
     }
-    while (n > 1)
-        drop(n - 1, 1);
+    chunk_pollset_close_all(&ps);
     return 0;
 }

@@ -35,14 +35,11 @@
  * should be.  The conformance suite must catch this.
  */
 #define _GNU_SOURCE
+#include "conn_thread.h"
 #include "net.h"
 
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,18 +49,9 @@
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char buf[CHUNK];
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n > 0) {
-            if (write_all(fd, buf, (size_t)n) < 0)
-                break;
-        } else if (n == 0 || errno != EINTR) {
-            break; /* EOF, or ECONNRESET etc. */
-        }
-    }
+    echo_blocking(fd, CHUNK); /* until EOF, or ECONNRESET etc. */
     /* THE BUG: "avoid TIME_WAIT".  close() now discards unsent data and
      * sends RST instead of FIN. */
     if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) < 0)
@@ -74,53 +62,14 @@ static void *serve(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd;
-    sigset_t block, orig;
-    pthread_attr_t attr;
-
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    /* Blocked everywhere (threads inherit the mask) except in ppoll(). */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &block, &orig);
-
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-
-    lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) {
-        log_msg("fcntl: %s", strerror(errno));
-        return 1;
-    }
+    /* SIGTERM blocked everywhere (threads inherit the mask) except in
+     * ppoll(). */
+    int lfd = tcp_server_start(argc, argv, 512);
 
     while (!stop_requested) {
-        struct pollfd pfd = {.fd = lfd, .events = POLLIN};
-        struct timespec pause_ts = {0, 100 * 1000 * 1000};
-        pthread_t tid;
-        int fd;
-
-        if (ppoll(&pfd, 1, NULL, &orig) < 0) {
-            if (errno != EINTR)
-                log_msg("poll: %s", strerror(errno));
-            continue;
-        }
-        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                log_msg("accept: %s (pausing)", strerror(errno));
-                ppoll(NULL, 0, &pause_ts, &orig);
-            }
-            continue;
-        }
-        if (pthread_create(&tid, &attr, serve, (void *)(intptr_t)fd) != 0) {
-            log_msg("pthread_create failed, dropping a connection");
-            close(fd);
-        }
+        int fd = accept_or_pause(lfd, SOCK_CLOEXEC);
+        if (fd >= 0)
+            start_conn_thread(serve, fd);
     }
     log_msg("stopping");
     return 0;

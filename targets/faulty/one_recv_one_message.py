@@ -16,11 +16,16 @@ so the verdict is the same for every seed.)
 Everything else is meant to be correct: a thread per connection, complete
 writes (sendall), half-close, resets, SIGTERM -> exit 0.
 """
-import signal
-import socket
+import os
 import sys
 import threading
 import time
+
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import (  # noqa: E402
+    exit_on_stop_signals, parse_args, tcp_listener)
 
 
 def serve(conn):
@@ -37,16 +42,10 @@ def serve(conn):
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    host, port, family = parse_args()
+    exit_on_stop_signals()  # SystemExit(0)
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    lsock.bind((host, port))
-    lsock.listen(512)
+    lsock = tcp_listener(host, port, family)  # blocking accept()
     while True:
         try:
             conn, _ = lsock.accept()

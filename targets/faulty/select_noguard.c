@@ -11,6 +11,7 @@
  * Exposed by: tcp.limits.select-fd (RLIMIT_NOFILE 4096, 1100 connections:
  * the server dies as soon as accept() returns fd 1024, ~1020 clients in). */
 #define _GNU_SOURCE
+#include "chunk_echo.h"
 #include "net.h"
 
 #include <errno.h>
@@ -21,50 +22,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-struct conn {
-    size_t off, len; /* unsent echo bytes are buf[off..len) */
-    char buf[4096];
-};
-
-/* Reads (when nothing is pending) and echoes; returns 0 to keep the
- * connection, 1 on EOF (all echoed: close sends FIN), -1 on error. */
-static int service(int fd, struct conn *c)
-{
-    if (c->len == 0) {
-        ssize_t r = recv(fd, c->buf, sizeof(c->buf), 0);
-        if (r == 0)
-            return 1;
-        if (r < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        c->off = 0;
-        c->len = (size_t)r;
-    }
-    while (c->off < c->len) {
-        ssize_t w = send(fd, c->buf + c->off, c->len - c->off, MSG_NOSIGNAL);
-        if (w < 0)
-            return errno == EAGAIN || errno == EINTR ? 0 : -1;
-        c->off += (size_t)w;
-    }
-    c->len = 0;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd, maxfd;
     struct rlimit rl;
+    /* SIGTERM is delivered only inside pselect() */
+    int lfd = tcp_server_start(argc, argv, 512), maxfd = lfd;
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals(); /* SIGTERM is delivered only inside pselect() */
     getrlimit(RLIMIT_NOFILE, &rl); /* conns[] is indexed by fd */
     int cap = rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 1048576;
-    struct conn **conns = calloc((size_t)cap, sizeof(*conns));
+    struct chunk_conn **conns = calloc((size_t)cap, sizeof(*conns));
     if (!conns)
         return 1;
-    lfd = maxfd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(lfd);
 
     while (!stop_requested) {
         fd_set rset, wset;
@@ -82,7 +50,7 @@ int main(int argc, char **argv)
             continue;
         for (int fd = 0; fd <= maxfd; fd++)
             if (conns[fd] && (FD_ISSET(fd, &rset) || FD_ISSET(fd, &wset)) &&
-                service(fd, conns[fd]) != 0) {
+                chunk_echo(fd, conns[fd]) != 0) {
                 close(fd);
                 free(conns[fd]);
                 conns[fd] = NULL;
@@ -95,7 +63,7 @@ int main(int argc, char **argv)
                 break; /* EAGAIN: backlog drained */
             }
             /* the bug: no "if (fd >= FD_SETSIZE) { close(fd); continue; }" */
-            if (fd >= cap || !(conns[fd] = calloc(1, sizeof(struct conn)))) {
+            if (fd >= cap || !(conns[fd] = calloc(1, sizeof(*conns[fd])))) {
                 close(fd);
                 continue;
             }

@@ -19,8 +19,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,31 +28,18 @@ static char buf[256 * 1024];
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, nfds = 1;
+    int nfds = 1;
     int sndbuf = 128 * 1024; /* fixed kernel send buffer (Linux doubles it) */
-    sigset_t block, orig;
     struct pollfd pfds[MAXFDS];
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only inside ppoll */
-
-    pfds[0].fd = tcp_listen(host, port, 1, 512);
+    /* SIGTERM is delivered only inside ppoll() */
+    pfds[0].fd = tcp_server_start(argc, argv, 512);
     pfds[0].events = POLLIN;
-    set_nonblocking(pfds[0].fd);
 
     while (!stop_requested) {
         pfds[0].events = nfds < MAXFDS ? POLLIN : 0; /* full: stop accepting */
-        if (ppoll(pfds, (nfds_t)nfds, NULL, &orig) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("poll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(pfds, (nfds_t)nfds, NULL) < 0)
+            continue;
         for (int i = nfds - 1; i >= 1; i--) {
             if (pfds[i].revents == 0)
                 continue;

@@ -8,76 +8,27 @@
  * process tree does not disappear; the children show up as orphans).
  * Reaping during normal operation (looping SIGCHLD handler) is correct. */
 #define _GNU_SOURCE
+#include "children.h"
 #include "net.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-static void on_sigchld(int signo)
-{
-    int saved = errno;
-
-    (void)signo;
-    while (waitpid(-1, NULL, WNOHANG) > 0) /* loop: signals merge */
-        ;
-    errno = saved;
-}
-
-static void echo_child(int cfd)
-{
-    char buf[4096];
-    ssize_t n;
-
-    while ((n = recv(cfd, buf, sizeof(buf), 0)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && write_all(cfd, buf, (size_t)n) < 0)
-            break;
-    close(cfd); /* after client EOF: everything echoed, now FIN */
-    _exit(0);
-}
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd;
-    sigset_t chld;
-    struct sigaction sa;
+    /* SIGTERM is delivered only inside ppoll() */
+    int lfd = tcp_server_start(argc, argv, 512), cfd;
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    block_stop_signals(); /* SIGTERM is delivered only inside ppoll() */
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigchld;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    sigaction(SIGCHLD, &sa, NULL);
-    /* Like SIGTERM, SIGCHLD is delivered only inside ppoll() */
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    sigprocmask(SIG_BLOCK, &chld, NULL);
-    lfd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(lfd);
+    install_sigchld(reap_children); /* loop: signals merge */
+    block_sigchld(); /* like SIGTERM, SIGCHLD is delivered only in ppoll() */
 
-    while (wait_fd(lfd, POLLIN) >= 0) {
-        int cfd = accept_client(lfd, SOCK_CLOEXEC);
-        if (cfd < 0)
-            continue;
-        pid_t pid = fork();
-        if (pid == 0) {
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGINT, SIG_DFL);
-            signal(SIGCHLD, SIG_DFL);
-            sigprocmask(SIG_SETMASK, stop_wait_mask(), NULL);
-            close(lfd);
-            echo_child(cfd);
-        }
+    while ((cfd = accept_next(lfd, SOCK_CLOEXEC)) >= 0) {
+        fork_echo_child(lfd, cfd, 4096);
         close(cfd);
     }
 
-    /* the bug: missing "kill every child, then waitpid() until ECHILD" */
+    /* the bug: missing children_stop(), i.e. "kill every child, then
+     * waitpid() until ECHILD" (this server does not even record its
+     * children's pids) */
     return 0;
 }

@@ -16,69 +16,39 @@
 #define _GNU_SOURCE
 #include "net.h"
 
-#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 static void *serve(void *arg)
 {
-    char buf[65536];
-    ssize_t n;
-
     /* Stands for the work a real server does before it first touches its
      * argument (logging, allocation, scheduling delay); it widens the race
      * window so the bug shows every run instead of by luck. */
     usleep(2000);
     int fd = *(int *)arg; /* BUG: may already hold a later connection */
 
-    for (;;) {
-        n = read(fd, buf, sizeof(buf));
-        if (n > 0) {
-            if (write_all(fd, buf, (size_t)n) < 0)
-                break;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            break; /* EOF: everything echoed, close sends FIN; or error */
-        }
-    }
-    close(fd);
+    echo_blocking(fd, 65536); /* until EOF (all echoed) or an error */
+    close(fd); /* after EOF: FIN */
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, fd;
-    sigset_t block, orig;
+    int fd;
     pthread_attr_t attr;
     pthread_t tid;
     struct pollfd pfd = {.events = POLLIN};
 
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    /* Blocked here and so in every thread; main unblocks it only inside
-     * ppoll, so SIGTERM always reaches the accept loop. */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig);
+    /* SIGTERM is blocked here and so in every thread; main unblocks it only
+     * inside ppoll, so SIGTERM always reaches the accept loop. */
+    pfd.fd = tcp_server_start(argc, argv, 512);
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-
-    pfd.fd = tcp_listen(host, port, 1, 512);
-    set_nonblocking(pfd.fd);
     while (!stop_requested) {
-        if (ppoll(&pfd, 1, NULL, &orig) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("poll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(&pfd, 1, NULL) < 0)
+            continue;
         fd = accept4(pfd.fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;

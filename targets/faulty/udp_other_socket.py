@@ -9,16 +9,19 @@ still see an answer, from a surprising port.
 Exposed by: udp.peers.connected-client (and the source check of udp.echo.roundtrip).
 """
 
+import os
 import signal
 import socket
 import sys
 
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import parse_args  # noqa: E402
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    host, port, family = parse_args()
     listener = socket.socket(family, socket.SOCK_DGRAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)  # bursts are not the bug here
     listener.bind((host, port))

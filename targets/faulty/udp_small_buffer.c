@@ -15,38 +15,27 @@
 #define _GNU_SOURCE
 #include "net.h"
 
-#include <errno.h>
 #include <poll.h>
-#include <signal.h>
-#include <string.h>
 #include <sys/socket.h>
 
 int main(int argc, char **argv)
 {
     const char *host;
     int port;
-    sigset_t block, orig;
     struct pollfd pfd = {.events = POLLIN};
     char buf[1024]; /* BUG: should be 65535 */
 
     parse_args(argc, argv, &host, &port);
     install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only inside ppoll */
+    block_stop_signals(); /* unblocked only inside ppoll */
 
     pfd.fd = udp_bind(host, port);
     /* Room to queue bursts: the bug here is the application's buffer, not the kernel's. */
     int rcvbuf = 4 * 1024 * 1024;
     (void)setsockopt(pfd.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     while (!stop_requested) {
-        if (ppoll(&pfd, 1, NULL, &orig) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("poll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(&pfd, 1, NULL) < 0)
+            continue;
         for (;;) {
             struct sockaddr_storage peer;
             socklen_t plen = sizeof(peer);

@@ -15,12 +15,14 @@ import socket
 import sys
 import time
 
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import parse_args  # noqa: E402
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    host, port, family = parse_args()
     sock = socket.socket(family, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)  # BUG: room for ~20 datagrams
     sock.bind((host, port))

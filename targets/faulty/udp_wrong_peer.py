@@ -13,21 +13,23 @@ own go elsewhere).  A single client works.
 Everything else is meant to be correct: datagrams echoed whole (64 KiB
 buffer), zero-length datagrams echoed, no busy loop, SIGTERM -> exit 0.
 """
+import os
 import select
-import signal
 import socket
 import sys
+
+# The plumbing shared with the reference servers lives in ../py.
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                             os.pardir, "py"))
+from serverargs import exit_on_stop_signals, parse_args  # noqa: E402
 
 BATCH_WINDOW = 0.020  # seconds
 
 
 def main():
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    host, port, family = parse_args()
+    exit_on_stop_signals()  # SystemExit(0)
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_DGRAM)
     # Room for a whole burst during the batching window: the bug is the
     # reply address, not dropped datagrams.

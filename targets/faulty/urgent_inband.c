@@ -32,7 +32,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,38 +136,18 @@ static int service(struct conn *c, short re)
 
 int main(int argc, char **argv)
 {
-    const char *host;
-    int port, lfd, paused = 0;
+    int paused = 0;
     struct pollfd *pfds = NULL;
     size_t pfds_cap = 0;
-    sigset_t block, orig;
-
-    parse_args(argc, argv, &host, &port);
-    install_sigterm();
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &orig); /* unblocked only in ppoll() */
-
-    lfd = tcp_listen(host, port, 1, 512);
-    if (set_nonblocking(lfd) < 0) {
-        log_msg("fcntl: %s", strerror(errno));
-        return 1;
-    }
+    int lfd = tcp_server_start(argc, argv, 512); /* SIGTERM only in ppoll() */
 
     while (!stop_requested) {
         size_t i;
         struct timespec pause_ts = {0, 100 * 1000 * 1000};
 
-        if (pfds_cap < nconns + 1) {
-            size_t cap = (nconns + 1) * 2;
-            struct pollfd *p = realloc(pfds, cap * sizeof(*p));
-            if (p == NULL) {
-                log_msg("out of memory");
-                return 1;
-            }
-            pfds = p;
-            pfds_cap = cap;
+        if (pollfds_reserve(&pfds, &pfds_cap, nconns + 1) < 0) {
+            log_msg("out of memory");
+            return 1;
         }
         pfds[0] = (struct pollfd){.fd = paused ? -1 : lfd, .events = POLLIN};
         for (i = 0; i < nconns; i++) {
@@ -180,12 +159,8 @@ int main(int argc, char **argv)
                 ev |= POLLOUT;
             pfds[i + 1] = (struct pollfd){.fd = c->fd, .events = ev};
         }
-        if (ppoll(pfds, nconns + 1, paused ? &pause_ts : NULL, &orig) < 0) {
-            if (errno == EINTR)
-                continue;
-            log_msg("poll: %s", strerror(errno));
-            return 1;
-        }
+        if (wait_pollfds(pfds, nconns + 1, paused ? &pause_ts : NULL) < 0)
+            continue;
         paused = 0;
         for (i = nconns; i-- > 0;) {
             short re = pfds[i + 1].revents;

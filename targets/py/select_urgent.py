@@ -46,12 +46,12 @@ such a descriptor are refused (closed at once) rather than crashing the loop.
 
 import errno
 import fcntl
-import os
 import select
-import signal
 import socket
 import struct
 import sys
+
+from serverargs import StopSignals, accept_all, parse_args, tcp_listener
 
 OUT_CAP = 256 * 1024   # per-connection output buffer
 URG_MAX = 8            # urgent bytes queued but not yet sent
@@ -155,48 +155,20 @@ class Conn:
             self.sent += n
 
 
-def listen(host, port):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    lsock = socket.socket(family, socket.SOCK_STREAM)
-    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if family == socket.AF_INET6:
-        lsock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-    lsock.bind((host, port))
-    lsock.listen(512)
-    lsock.setblocking(False)
-    return lsock
-
-
 def main():
-    if len(sys.argv) not in (2, 3) or not sys.argv[1].isdigit() \
-            or not 1 <= int(sys.argv[1]) <= 65535:
-        sys.stderr.write("usage: %s PORT [HOST]\n" % sys.argv[0])
-        return 2
-    port = int(sys.argv[1])
-    host = sys.argv[2] if len(sys.argv) == 3 else "127.0.0.1"
-
+    host, port, family = parse_args()
     # SIGTERM: the handler only sets a flag; the wakeup pipe makes select()
     # return, whatever moment the signal arrives at.
-    stop = []
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_r, False)
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-
-    def on_signal(signo, frame):
-        stop.append(signo)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    lsock = listen(host, port)
+    stop = StopSignals()
+    lsock = tcp_listener(host, port, family, v6only=True)
+    lsock.setblocking(False)
     sys.stderr.write("select_urgent: listening on %s port %d (tcp)\n"
                      % (host, port))
     conns = {}            # fd -> Conn
     paused_accept = False
 
     while not stop:
-        rlist = [wake_r] + ([] if paused_accept else [lsock])
+        rlist = [stop.fd] + ([] if paused_accept else [lsock])
         wlist, xlist = [], []
         for c in conns.values():
             if c.wants_read():
@@ -207,11 +179,8 @@ def main():
         r, w, x = select.select(rlist, wlist, xlist,
                                 0.1 if paused_accept else None)
         paused_accept = False
-        if wake_r in r:
-            try:
-                os.read(wake_r, 512)
-            except BlockingIOError:
-                pass
+        if stop.fd in r:
+            stop.drain()
             continue   # the loop condition looks at the flag
         r, w, x = set(r), set(w), set(x)
 
@@ -234,24 +203,16 @@ def main():
                 s.close()                       # after EOF: FIN
 
         if lsock in r:
-            while True:
-                try:
-                    s, _ = lsock.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except ConnectionAbortedError:
-                    continue
-                except OSError as e:
-                    # EMFILE and friends: stop accepting for a moment
-                    # instead of spinning on a listener that stays readable.
-                    sys.stderr.write("select_urgent: accept: %s\n" % e)
-                    paused_accept = True
-                    break
-                if s.fileno() >= FD_LIMIT:
-                    s.close()                   # select() cannot watch it
-                    continue
-                s.setblocking(False)
+            # Every waiting connection; those with an fd select() cannot
+            # watch are closed at once.
+            socks, err = accept_all(lsock, FD_LIMIT)
+            for s in socks:
                 conns[s.fileno()] = Conn(s)
+            if err:
+                # EMFILE and friends: stop accepting for a moment
+                # instead of spinning on a listener that stays readable.
+                sys.stderr.write("select_urgent: accept: %s\n" % err)
+                paused_accept = True
 
     for c in conns.values():
         c.sock.close()

@@ -12,10 +12,8 @@ is closed with a FIN.  A reset ends only its own connection.  SIGTERM
 stops the loop: exit status 0."""
 
 import selectors
-import signal
-import socket
 
-from serverargs import log, parse_args
+from serverargs import exit_on_stop_signals, log, parse_args, tcp_listener
 
 CAP = 256 * 1024  # stop reading a connection with more unsent output
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -26,23 +24,11 @@ class Conn:
         self.sock, self.out, self.eof = sock, bytearray(), False
 
 
-def stop(signum, frame):
-    raise SystemExit(0)
-
-
 def main():
     host, port, family = parse_args()
     # Handlers before listen(): a client that sees the port open may signal.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind((host, port))
-    except OSError as e:
-        log(f"bind {host} port {port}: {e}")
-        raise SystemExit(1)
-    listener.listen(1024)
+    exit_on_stop_signals()
+    listener = tcp_listener(host, port, family, backlog=1024)
     listener.setblocking(False)
 
     sel = selectors.DefaultSelector()

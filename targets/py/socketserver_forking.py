@@ -24,18 +24,14 @@ import os
 import signal
 import socketserver
 
-from serverargs import log, parse_args
+from serverargs import echo_blocking, log, parse_args
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        try:
-            while data := self.request.recv(65536):
-                self.request.sendall(data)
-        except OSError:  # reset by the client: only this connection ends
-            pass
+        echo_blocking(self.request)  # until EOF, or a reset
 
 
 class EchoServer(socketserver.ForkingTCPServer):

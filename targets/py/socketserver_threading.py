@@ -9,19 +9,14 @@ On EOF (the client's shutdown(SHUT_WR)) everything has already been echoed
 and socketserver shuts down and closes the socket: a FIN, never an RST.
 SIGTERM raises SystemExit out of serve_forever(): exit status 0."""
 
-import signal
 import socketserver
 
-from serverargs import log, parse_args
+from serverargs import echo_blocking, exit_on_stop_signals, log, parse_args
 
 
 class EchoHandler(socketserver.BaseRequestHandler):
     def handle(self):
-        try:
-            while data := self.request.recv(65536):
-                self.request.sendall(data)
-        except OSError:  # reset by the client: only this connection ends
-            pass
+        echo_blocking(self.request)  # until EOF, or a reset
 
 
 class EchoServer(socketserver.ThreadingTCPServer):
@@ -31,15 +26,10 @@ class EchoServer(socketserver.ThreadingTCPServer):
     request_queue_size = 1024
 
 
-def stop(signum, frame):
-    raise SystemExit(0)
-
-
 def main():
     host, port, family = parse_args()
     # Handlers before listen(): a client that sees the port open may signal.
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    exit_on_stop_signals()
     EchoServer.address_family = family
     try:
         server = EchoServer((host, port), EchoHandler)
