@@ -192,9 +192,6 @@ def test_unmanaged_connection_refused_is_a_clear_error(sockcheck):
 
 # -- what the harness itself leaves behind ------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="harness bug: Capture.stop() stops scapy's AsyncSniffer, which never closes a "
-                   "socket it was handed (opened_socket=...), so every wire-checked case leaves an AF_PACKET socket "
-                   "open; fix proposed for fixtures/wire.py in the issue 8 report")
 def test_capture_closes_its_packet_socket():
     """Each wire-checked case used to leave its AF_PACKET socket open in the worker, with its 64 MiB receive
     buffer fed a copy of every later loopback packet (found by bench/soak's descriptor probe)."""
@@ -223,9 +220,6 @@ def test_capture_closes_its_packet_socket():
     assert not leaked, f"{len(leaked)} socket(s) left open by a stopped capture: {sorted(leaked)}"
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: since the plugin loads as a pytest11 entry point (before "
-                   "xdist), xdist's own pytest_xdist_auto_num_workers (one per core) answers first; the plugin's "
-                   "hookimpl needs tryfirst=True (fix proposed for fixtures/plugin.py in the issue 8 report)")
 def test_auto_gives_two_workers_per_core(sockcheck):
     """`-n auto` is documented to start two workers per core (checks mostly wait); it silently fell to one."""
     manifest = sockcheck.manifest(control())

@@ -313,9 +313,6 @@ def test_killed_worker_is_reported_and_its_targets_torn_down(tmp_path):
         run.cleanup()
 
 
-@pytest.mark.xfail(strict=True, reason="harness bug: ConformanceReporter ignores pytest-xdist's crash report (it has "
-                   "no .sockcheck), so the verdict says 'no result for the check itself (interrupted?)'; "
-                   "fix proposed for fixtures/plugin.py in the issue 8 report")
 def test_killed_worker_is_named_in_the_verdict(tmp_path):
     """The conformance JSON and matrix must say that the worker crashed, not guess at an interrupt."""
     run = KilledWorkerRun(tmp_path)
