@@ -8,17 +8,13 @@ direction.  The server->client direction is still open and the client is
 still waiting for the rest of its echo; the server must first send every
 buffered byte and only then close (which sends its FIN).  Bytes already
 handed to the kernel survive close(); bytes still in our own buffer do not.
-Exposed by: a large transfer followed by shutdown(SHUT_WR) (e.g. 4 MiB,
-read concurrently): the echo comes back short.  Small ones (e.g. 64 KiB)
-survive, since they were already written by the time the EOF is read.
-The server keeps reading whatever arrives (it buffers without limit
-rather than pausing input), with a modest fixed send buffer: so when a
-large transfer's EOF arrives, megabytes of echo are still in its own
-buffer on every run.  (A server that paused reading above a high-water
-mark would reach the EOF only once its buffer had drained below the mark,
-and lose the tail only when the client happened to read slowly.)  Each
-pass reads one chunk and then flushes, so a small transfer (64 KiB) is
-fully written before the EOF is read.
+Exposed by: a large echo followed by shutdown(SHUT_WR) (4 MiB): the echo
+comes back short, then EOF.  The server writes before it reads in each
+round, at most 64 KiB per round (a fairness choice, so that one client
+cannot hold the loop), and reads up to 1 MiB per round without pausing:
+so a small echo (64 KiB) is always written before the EOF is read, while
+megabytes of a large one are always still in its own buffer when the FIN
+arrives right after the data.
 
 Everything else is meant to be correct: non-blocking sockets, selectors,
 per-connection output buffers, no busy loop, resets, SIGTERM -> exit 0.
@@ -35,6 +31,7 @@ from serverargs import (  # noqa: E402
     exit_on_stop_signals, parse_args, tcp_listener)
 
 SNDBUF = 128 * 1024  # fixed kernel send buffer (Linux doubles it)
+WRITE_SLICE = 64 * 1024  # at most this much sent per round
 
 
 def main():
@@ -56,14 +53,12 @@ def main():
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out[conn] else 0)
         sel.modify(conn, events)
 
-    def flush(conn):
+    def send_slice(conn):
         buf = out[conn]
-        while buf:
-            try:
-                n = conn.send(buf)
-            except BlockingIOError:
-                break
-            del buf[:n]
+        try:
+            del buf[:conn.send(buf[:WRITE_SLICE])]
+        except BlockingIOError:
+            pass
 
     while True:
         for key, mask in sel.select():
@@ -82,6 +77,9 @@ def main():
             if conn not in out:
                 continue
             try:
+                # Write first: what was read in earlier rounds goes out before a FIN is seen.
+                if mask & selectors.EVENT_WRITE and out[conn]:
+                    send_slice(conn)
                 if mask & selectors.EVENT_READ:
                     try:
                         data = conn.recv(1 << 20)
@@ -94,7 +92,6 @@ def main():
                         continue
                     if data:
                         out[conn] += data
-                flush(conn)
                 update(conn)
             except OSError:  # reset by peer, broken pipe
                 close(conn)
