@@ -90,7 +90,7 @@ clean:
 	rm -rf reports
 
 # Performance and reliability (issue 8); both print a table and write reports/*.json.
-#   make bench   bench/run: matrix wall time (-n auto/4/2/0), launch-to-ready, c10k vs a C client, CPU split
+#   make bench   bench/run: matrix wall time (-n auto/2/0), launch-to-ready, c10k vs a C client, CPU split
 #   make soak    bench/soak: 20 default runs with one core kept busy; flakes and leftovers (30-60 min)
 .PHONY: bench soak
 
