@@ -17,7 +17,7 @@ STOP_TIMEOUT = 3.0
 
 def wait_for_time_wait(port: int, timeout: float) -> list:
     """Poll the state table until a TIME_WAIT socket on ``port`` shows up."""
-    _, rows = poll_until(lambda: [r for r in read_tcp_states(port) if r.local[1] == port and r.state == "TIME_WAIT"],
+    _, rows = poll_until(lambda: [r for r in read_tcp_states(port, state="TIME_WAIT") if r.local[1] == port],
                          bool, timeout)
     return rows
 
