@@ -9,20 +9,21 @@ still waiting for the rest of its echo; the server must first send every
 buffered byte and only then close (which sends its FIN).  Bytes already
 handed to the kernel survive close(); bytes still in our own buffer do not.
 Exposed by: a large echo followed by shutdown(SHUT_WR) (4 MiB): the echo
-comes back short, then EOF.  The server writes before it reads in each
-round, at most 64 KiB per round (a fairness choice, so that one client
-cannot hold the loop), and reads up to 1 MiB per round without pausing:
-so a small echo (64 KiB) is always written before the EOF is read, while
-megabytes of a large one are always still in its own buffer when the FIN
-arrives right after the data.
+comes back short, then EOF.  The server shapes its output per connection
+with a token bucket (a burst of 256 KiB, then 16 MiB/s) and reads without
+limit, so its buffer holds whatever the bucket has not let out yet.  A
+64 KiB echo always fits in the burst and is sent before the EOF is read;
+4 MiB always leaves megabytes behind, unless the client took longer than
+a quarter of a second to send it (the server reads as fast as it arrives).
 
 Everything else is meant to be correct: non-blocking sockets, selectors,
-per-connection output buffers, no busy loop, resets, SIGTERM -> exit 0.
+per-connection output buffers, no busy loop (it sleeps in select() until
+the bucket refills), resets, SIGTERM -> exit 0.
 """
 import os
 import selectors
-import socket
 import sys
+import time
 
 # The plumbing shared with the reference servers lives in ../py.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -30,8 +31,42 @@ sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from serverargs import (  # noqa: E402
     exit_on_stop_signals, parse_args, tcp_listener)
 
-SNDBUF = 128 * 1024  # fixed kernel send buffer (Linux doubles it)
-WRITE_SLICE = 64 * 1024  # at most this much sent per round
+BURST = 256 * 1024  # bytes a connection may send at once
+RATE = 16 * 1024 * 1024  # bytes per second after the burst
+MIN_SEND = 16 * 1024  # wait for at least this many tokens before sending again
+
+
+class Shaper:
+    """A connection's output buffer, let out through a token bucket."""
+
+    def __init__(self):
+        self.out = bytearray()
+        self.tokens = float(BURST)
+        self.stamp = time.monotonic()
+
+    def refill(self, now):
+        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE)
+        self.stamp = now
+
+    def ready_in(self, now):
+        """Seconds until this connection may send again (0: now, None: nothing to send)."""
+        if not self.out:
+            return None
+        self.refill(now)
+        want = min(MIN_SEND, len(self.out))
+        return 0.0 if self.tokens >= want else (want - self.tokens) / RATE
+
+    def send(self, conn):
+        self.refill(time.monotonic())
+        allowed = int(min(self.tokens, len(self.out)))
+        if allowed <= 0:
+            return
+        try:
+            sent = conn.send(self.out[:allowed])
+        except BlockingIOError:
+            return
+        del self.out[:sent]
+        self.tokens -= sent
 
 
 def main():
@@ -42,26 +77,23 @@ def main():
     lsock.setblocking(False)
     sel = selectors.DefaultSelector()
     sel.register(lsock, selectors.EVENT_READ)
-    out = {}  # socket -> bytearray still to send
+    shapers = {}  # socket -> Shaper
 
     def close(conn):
         sel.unregister(conn)
-        del out[conn]
+        del shapers[conn]
         conn.close()
 
-    def update(conn):
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if out[conn] else 0)
-        sel.modify(conn, events)
-
-    def send_slice(conn):
-        buf = out[conn]
-        try:
-            del buf[:conn.send(buf[:WRITE_SLICE])]
-        except BlockingIOError:
-            pass
-
     while True:
-        for key, mask in sel.select():
+        now = time.monotonic()
+        waits = {conn: shaper.ready_in(now) for conn, shaper in shapers.items()}
+        for conn, wait in waits.items():
+            # Ask for writability only when the bucket allows a send.
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wait == 0.0 else 0)
+            if sel.get_key(conn).events != events:
+                sel.modify(conn, events)
+        pending = [w for w in waits.values() if w]
+        for key, mask in sel.select(min(pending) if pending else None):
             if key.fileobj is lsock:
                 while True:
                     try:
@@ -69,30 +101,28 @@ def main():
                     except OSError:  # BlockingIOError: none left (or EMFILE)
                         break
                     conn.setblocking(False)
-                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
-                    out[conn] = bytearray()
+                    shapers[conn] = Shaper()
                     sel.register(conn, selectors.EVENT_READ)
                 continue
             conn = key.fileobj
-            if conn not in out:
+            if conn not in shapers:
                 continue
             try:
-                # Write first: what was read in earlier rounds goes out before a FIN is seen.
-                if mask & selectors.EVENT_WRITE and out[conn]:
-                    send_slice(conn)
+                if mask & selectors.EVENT_WRITE:
+                    shapers[conn].send(conn)
                 if mask & selectors.EVENT_READ:
                     try:
                         data = conn.recv(1 << 20)
                     except BlockingIOError:
                         data = None
                     if data == b"":
-                        # BUG: out[conn] may still hold unsent echo; it is
+                        # BUG: the shaper may still hold unsent echo; it is
                         # discarded here instead of being sent first.
                         close(conn)
                         continue
                     if data:
-                        out[conn] += data
-                update(conn)
+                        shapers[conn].out += data
+                        shapers[conn].send(conn)
             except OSError:  # reset by peer, broken pipe
                 close(conn)
 
