@@ -15,10 +15,10 @@ from fixtures.verdict import violation
 STOP_TIMEOUT = 3.0
 
 
-def wait_for_time_wait(port: int, timeout: float) -> list:
-    """Poll the state table until a TIME_WAIT socket on ``port`` shows up."""
-    _, rows = poll_until(lambda: [r for r in read_tcp_states(port, state="TIME_WAIT") if r.local[1] == port],
-                         bool, timeout)
+def wait_for_time_wait(host: str, port: int, timeout: float) -> list:
+    """Poll the server side's sockets on ``port`` until one is in TIME_WAIT; returns the last listing."""
+    _, rows = poll_until(lambda: read_tcp_states(port, host=host, local_only=True),
+                         lambda rows: any(r.state == "TIME_WAIT" for r in rows), timeout)
     return rows
 
 
@@ -57,16 +57,17 @@ def test_rebind(target, tcp_client, payloads, prompt, evidence, note):
     # The server's exit closed its side first; our close completes the exchange of FINs.
     read_until_eof(sock, prompt)
     sock.close()
-    rows = wait_for_time_wait(target.port, prompt)
-    evidence(f"TCP sockets on port {target.port}", format_states(read_tcp_states(target.port)))
-    if not rows:
+    rows = wait_for_time_wait(target.host, target.port, prompt)
+    evidence(f"TCP sockets on port {target.port} (server side)", format_states(rows))
+    waiting = [r for r in rows if r.state == "TIME_WAIT"]
+    if not waiting:
         raise violation("TIME_WAIT rebind (control)", f"a TIME_WAIT socket on port {target.port} after the server closed first",
-                        f"none: {format_states(read_tcp_states(target.port))}")
+                        f"none: {format_states(rows)}")
     err = bind_without_reuseaddr(target.host, target.port)
     if err != errno.EADDRINUSE:
         raise violation("TIME_WAIT rebind (control)", "a bind without SO_REUSEADDR to fail with EADDRINUSE",
                         os_error_name(err))
-    note(f"control: {len(rows)} TIME_WAIT socket(s) on port {target.port}, plain bind() got EADDRINUSE")
+    note(f"control: {len(waiting)} TIME_WAIT socket(s) on port {target.port}, plain bind() got EADDRINUSE")
     try:
         target.restart()
     except LaunchError as exc:
