@@ -279,6 +279,19 @@ def marked_processes(run_ids: Iterable[str], tags: Iterable[str] = (), *, target
     return found
 
 
+def kill_run(proc: subprocess.Popen, run_id: str, tag: str) -> None:
+    """Last resort so that a failing self-test does not leave its own mess behind:
+    the pytest process ``proc`` and every process marked with its run id or tag."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for marked in marked_processes([run_id], [tag]):
+        try:
+            marked.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def leftovers(run_ids: Iterable[str], tags: Iterable[str] = ()) -> list[psutil.Process]:
     """Marked processes that are still alive or unreaped (zombies count: someone must reap them)."""
     out = []

@@ -18,6 +18,7 @@ from selftest.running import (
     TCP_SUITE,
     TOKEN_VARIABLE,
     describe,
+    kill_run,
     marked_processes,
     new_run_id,
     popen_command,
@@ -122,14 +123,7 @@ class InterruptedRun:
 
     def kill_everything(self) -> None:
         """Last resort so that a failing self-test does not leave its own mess behind."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for proc in marked_processes([self.run_id], [self.tag]):
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
+        kill_run(self.proc, self.run_id, self.tag)
 
 
 def still_there(pids: set[tuple[int, float]]) -> list[psutil.Process]:
@@ -268,14 +262,7 @@ class KilledWorkerRun:
 
     def cleanup(self) -> None:
         """Last resort so that a failing self-test does not leave its own mess behind."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for proc in marked_processes([self.run_id], [self.tag]):
-            try:
-                proc.kill()
-            except psutil.NoSuchProcess:
-                pass
+        kill_run(self.proc, self.run_id, self.tag)
 
 
 def kill_the_busy_worker(run: KilledWorkerRun) -> tuple[int, str, dict, tuple[int, float]]:
