@@ -52,6 +52,18 @@ static void fail(const char *what, int err, int index)
     exit(1);
 }
 
+/* One epoll_wait until the deadline; a timeout fails the phase, naming how far it got. */
+static int wait_events(int ep, struct epoll_event *events, double deadline, const char *phase, int progress)
+{
+    double left = deadline - now();
+    if (left <= 0)
+        fail(phase, ETIMEDOUT, progress);
+    int n = epoll_wait(ep, events, EVENTS, (int)(left * 1000) + 1);
+    if (n < 0 && errno != EINTR)
+        fail("epoll_wait", errno, progress);
+    return n < 0 ? 0 : n;
+}
+
 /* 10,000 sockets need more descriptors than the usual soft limit of 1024. */
 static void raise_nofile(void)
 {
@@ -100,17 +112,14 @@ int main(int argc, char **argv)
             opened++;
             pending++;
         }
-        double left = deadline - now();
-        if (left <= 0)
-            fail("connect phase", ETIMEDOUT, connected);
-        int n = epoll_wait(ep, events, EVENTS, (int)(left * 1000) + 1);
-        if (n < 0 && errno != EINTR)
-            fail("epoll_wait", errno, connected);
+        int n = wait_events(ep, events, deadline, "connect phase", connected);
         for (int i = 0; i < n; i++) {
             struct conn *c = &conns[events[i].data.u32];
             int err = 0;
             socklen_t len = sizeof err;
-            getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+            /* As the Python driver: a failed handshake raises EPOLLERR; only then ask SO_ERROR. */
+            if (events[i].events & (EPOLLERR | EPOLLHUP))
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
             if (err)
                 fail("connect", err, (int)events[i].data.u32);
             epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
@@ -130,12 +139,7 @@ int main(int argc, char **argv)
     }
     int done = 0, echoed = 0;
     while (done < count) {
-        double left = deadline - now();
-        if (left <= 0)
-            fail("round trips", ETIMEDOUT, done);
-        int n = epoll_wait(ep, events, EVENTS, (int)(left * 1000) + 1);
-        if (n < 0 && errno != EINTR)
-            fail("epoll_wait", errno, done);
+        int n = wait_events(ep, events, deadline, "round trips", done);
         for (int i = 0; i < n; i++) {
             struct conn *c = &conns[events[i].data.u32];
             if ((events[i].events & EPOLLOUT) && c->sent < PAYLOAD) {
