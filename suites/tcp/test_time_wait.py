@@ -44,7 +44,7 @@ def test_rebind(target, tcp_client, payloads, prompt, evidence, note):
     socket and the new one set SO_REUSEADDR (and nothing is listening there),
     which is why every restartable server sets it.  Two arms, on the
     target's own port after stopping it with a client connected: (1) a probe
-    bind without SO_REUSEADDR fails with EADDRINUSE and /proc/net/tcp shows
+    bind without SO_REUSEADDR fails with EADDRINUSE and the kernel socket table shows
     TIME_WAIT on the port — proving the situation is real; (2) the target
     restarts at once on the same port and echoes.  Pass: both arms hold.
     """
