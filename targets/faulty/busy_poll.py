@@ -1,18 +1,17 @@
-"""FAULTY: retries send() in a tight loop while output is pending (busy waiting).
+"""FAULTY: polls non-blocking sockets in a tight loop (busy waiting).
 
-Bug: the server waits for readability with select(), but never for
-writability: while any connection has output the kernel will not take yet
-(send() raises BlockingIOError), it loops at once and tries again, treating
-EAGAIN as "not yet, try again".
+Bug: the server never blocks waiting for readiness (no select/poll/epoll);
+it loops forever trying accept()/recv()/send() on every socket and treating
+BlockingIOError as "nothing yet, try again".
 Why it is wrong: non-blocking sockets are meant to be combined with a
-readiness wait, in both directions.  Without one, every moment a client is
-slow to read is spent spinning: the process burns a full CPU core doing
-nothing, starving other programs on the host.  The echo itself comes out
-right, which is why it can go unnoticed.
-Exposed by: CPU time.  While a connected client stops reading for 1 s with
-the echo backed up, the process consumes about 1 s of CPU time.  When no
-output is pending it waits in select() like a correct server, so it costs
-nothing between and during the other checks.
+readiness wait.  Without one, every idle moment is spent spinning: the
+process burns a full CPU core doing nothing, starving other programs on the
+host.  The echo itself comes out right, which is why it can go unnoticed.
+Exposed by: CPU time.  While a connected client sends nothing or stops
+reading for 1 s, the process consumes about 1 s of CPU time.  With no
+client at all it does wait in select() on the listening socket (so that it
+does not burn a core between test cases); the spinning starts with the
+first connection.
 (os.sched_yield() only lets other runnable processes go first; it is not a
 wait, the core is still busy.)
 
@@ -47,28 +46,23 @@ def main():
     lsock.setblocking(False)
     conns = {}  # socket -> [output buffer, client EOF seen]
 
-    while not stop:
-        pending = any(state[0] for state in conns.values())
-        wanted = [conn for conn, state in conns.items() if not state[1] and len(state[0]) <= HIGH_WATER]
-        poller = select.poll()  # poll(), not select(): no FD_SETSIZE limit
-        for sock in (lsock, *wanted):
-            poller.register(sock, select.POLLIN)
-        # BUG: with output pending it does not wait at all (timeout 0): it
-        # goes round again at once to retry send().  The 500 ms when idle
-        # only lets a signal's flag be seen.
-        readable = {fd for fd, _ in poller.poll(0 if pending else 500)}
-        if lsock.fileno() in readable:
+    while not stop:  # BUG: spins; never waits for readiness while it has connections
+        if not conns:
             try:
-                while True:
-                    conn, _ = lsock.accept()
-                    conn.setblocking(False)
-                    conns[conn] = [bytearray(), False]
-            except OSError:  # BlockingIOError: nobody waiting (or EMFILE etc.)
-                pass
+                select.select([lsock], [], [], 0.5)
+            except InterruptedError:
+                continue
+        try:
+            while True:
+                conn, _ = lsock.accept()
+                conn.setblocking(False)
+                conns[conn] = [bytearray(), False]
+        except OSError:  # BlockingIOError: nobody waiting (or EMFILE etc.)
+            pass
         for conn, state in list(conns.items()):
             out = state[0]
             try:
-                if conn.fileno() in readable:
+                if not state[1] and len(out) <= HIGH_WATER:
                     try:
                         data = conn.recv(65536)
                         if data:
@@ -88,8 +82,7 @@ def main():
             if done:
                 del conns[conn]
                 conn.close()
-        if pending:
-            os.sched_yield()
+        os.sched_yield()
     sys.exit(0)
 
 
