@@ -66,7 +66,9 @@ def test_never_listens_is_a_launch_error(sockcheck):
     assert "sleeping instead of listening" in cell["message"]  # the log is quoted
     assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
     assert "ERROR at setup of test_roundtrip[never]" in run.stdout
-    assert run.duration < READY_TIMEOUT + 6, f"run took {run.duration:.1f}s"
+    # The wait is the manifest's ready_timeout, not the default: timed on the case itself,
+    # since the whole run's start-up and teardown grow with the machine's load.
+    assert cell["duration"] < READY_TIMEOUT + 2, f"the case took {cell['duration']:.1f}s"
     assert_nothing_left(sockcheck)
 
 

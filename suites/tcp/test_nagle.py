@@ -25,9 +25,11 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
     data = payloads.data(TINY_WRITES)
     sock = tcp_client(nodelay=False)
     # A tight loop of writes (1000 bytes always fit in the socket buffer, so
-    # none blocks): they come faster than the first byte's ACK returns.
-    for i in range(TINY_WRITES):
-        sock.send(data[i:i + 1])
+    # none blocks): they come faster than the first byte's ACK returns, as
+    # long as the capture's thread does not take the GIL after every send().
+    with wire.held():
+        for i in range(TINY_WRITES):
+            sock.send(data[i:i + 1])
     result = exchange(sock, [], expect=TINY_WRITES, idle_timeout=prompt)
     wire.wait_for(lambda segs: sum(s.length for s in segs if s.from_client) >= TINY_WRITES, prompt)
     segments = [s for s in wire.segments() if s.from_client and s.length]

@@ -14,8 +14,11 @@
  * happened to coalesce writes; one byte makes every check deterministic.)
  *
  * Everything else is meant to be correct: per-connection output buffers,
- * backpressure, half-close (a short read together with EPOLLRDHUP means the
- * peer's FIN follows the data just read), SIGTERM via epoll_pwait. */
+ * backpressure (EPOLLOUT is asked for only while output is pending, so the
+ * peer's ACKs of echoed bytes raise no edges: one edge per arrival, and what
+ * the check sees does not depend on the peer's ACK timing), half-close (a
+ * short read together with EPOLLRDHUP means the peer's FIN follows the data
+ * just read), SIGTERM via epoll_pwait. */
 #define _GNU_SOURCE
 #include "net.h"
 
@@ -28,10 +31,13 @@
 
 #define READ_SIZE 1
 #define OUT_CAP (256 * 1024) /* stop reading while this much is unsent */
+#define WATCH (EPOLLIN | EPOLLRDHUP | EPOLLET)
+
+static int ep;
 
 struct conn {
     int fd;
-    int eof, want_read;
+    int eof, want_read, watching_out;
     size_t len;
     char out[OUT_CAP];
 };
@@ -62,6 +68,14 @@ static int flush(struct conn *c)
     }
     memmove(c->out, c->out + off, c->len - off);
     c->len -= off;
+    if (c->watching_out != (c->len > 0)) { /* EPOLLOUT only while output waits */
+        struct epoll_event cev = {.events = WATCH | (c->len > 0 ? EPOLLOUT : 0), .data.ptr = c};
+        if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &cev) < 0) {
+            drop(c);
+            return -1;
+        }
+        c->watching_out = c->len > 0;
+    }
     return 0;
 }
 
@@ -97,7 +111,7 @@ int main(int argc, char **argv)
     struct epoll_event evs[64];
     /* SIGTERM is delivered only inside epoll_pwait() */
     int lfd = tcp_server_start(argc, argv, 512);
-    int ep = epoll_with_listener(lfd, EPOLLIN); /* data.ptr NULL: lfd */
+    ep = epoll_with_listener(lfd, EPOLLIN); /* data.ptr NULL: lfd */
     if (ep < 0) {
         log_msg("epoll: %s", strerror(errno));
         return 1;
@@ -121,11 +135,9 @@ int main(int argc, char **argv)
                     continue;
                 }
                 c->fd = fd;
-                c->eof = c->want_read = 0;
+                c->eof = c->want_read = c->watching_out = 0;
                 c->len = 0;
-                struct epoll_event cev = {
-                    .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-                    .data.ptr = c};
+                struct epoll_event cev = {.events = WATCH, .data.ptr = c};
                 if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev) < 0)
                     drop(c);
             }
