@@ -79,7 +79,7 @@ def test_burst_accept(target, payloads, prompt, timeout_scale):
     try:
         if problem:
             raise violation("burst accept", f"{BURST_CLIENTS} connections within {deadline:.0f}s", problem)
-        chunks = [[payloads.data(32, f"client{i}")] for i in range(BURST_CLIENTS)]
+        chunks = [[piece] for piece in payloads.pieces(BURST_CLIENTS, 32, "burst")]
         results = converse(socks, chunks, idle_timeout=prompt, total_timeout=deadline)
         expect_each_own("burst accept", results, [c[0] for c in chunks], deadline)
         assert all(r.end == COMPLETE for r in results)

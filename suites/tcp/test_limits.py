@@ -58,7 +58,7 @@ def test_select_fd(target, payloads, prompt, note):
                                     f"at connection #{index + 1} {_death(target)}") from None
                 raise violation("FD_SETSIZE", f"connection #{index + 1} accepted", str(exc)) from None
         # Every connection now holds a descriptor in the server; each round-trips its own bytes.
-        chunks = [[payloads.data(16, f"fd{i}")] for i in range(len(socks))]
+        chunks = [[piece] for piece in payloads.pieces(len(socks), 16, "fd")]
         results = converse(socks, chunks, idle_timeout=prompt)
     finally:
         for sock in socks:
@@ -108,7 +108,7 @@ def test_c10k(target, payloads, timeout_scale, note):
     try:
         if problem:
             raise violation("C10K", f"{C10K_CONNECTIONS} connections within {deadline:.0f}s", problem)
-        chunks = [[payloads.data(16, f"c{i}")] for i in range(len(socks))]
+        chunks = [[piece] for piece in payloads.pieces(len(socks), 16, "c10k")]
         results = converse(socks, chunks, idle_timeout=deadline, total_timeout=deadline - connected)
         total = time.monotonic() - started
         good = sum(1 for r, c in zip(results, chunks) if r.end == COMPLETE and r.data == c[0])
