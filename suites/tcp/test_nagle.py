@@ -6,6 +6,7 @@ from fixtures.checkmark import check
 from fixtures.clients import exchange
 from fixtures.scheduling import unpreempted
 from fixtures.verdict import describe_stream, violation
+from fixtures.wire import client_bytes
 
 TINY_WRITES = 1000
 CAPTURE_CATCH_UP = 5  # prompts the capture may take to dissect the burst's packets on a loaded machine
@@ -37,9 +38,8 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
     if not realtime:
         note("the writes ran without real-time priority (not permitted here)")
     result = exchange(sock, [], expect=TINY_WRITES, idle_timeout=prompt)
-    seen = lambda segs: sum(s.length for s in segs if s.from_client)  # noqa: E731
-    if not wire.wait_for(lambda segs: seen(segs) >= TINY_WRITES, CAPTURE_CATCH_UP * prompt):
-        raise AssertionError(f"nagle: the capture showed {seen(wire.segments())} of the {TINY_WRITES} bytes "
+    if not wire.wait_for(lambda segs: client_bytes(segs) >= TINY_WRITES, CAPTURE_CATCH_UP * prompt):
+        raise AssertionError(f"nagle: the capture showed {client_bytes(wire.segments())} of the {TINY_WRITES} bytes "
                              f"within {CAPTURE_CATCH_UP * prompt:.0f}s: cannot count the segments")
     segments = [s for s in wire.segments() if s.from_client and s.length]
     note(f"{TINY_WRITES} one-byte writes left as {len(segments)} segments")
@@ -48,3 +48,4 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
     if result.data != data:
         raise violation("nagle", f"the {TINY_WRITES} bytes of coalesced tiny writes echoed intact",
                         f"{describe_stream(data, result.data)} {result.describe_end()}".strip())
+

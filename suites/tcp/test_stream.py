@@ -5,6 +5,7 @@ from __future__ import annotations
 from fixtures.checkmark import check
 from fixtures.clients import TIMEOUT, exchange, write_one_segment_each
 from fixtures.verdict import describe_stream, violation
+from fixtures.wire import client_bytes
 
 SMALL_WRITES = 200
 SPLIT_PAUSE = 0.05  # seconds between the two halves of a split message: the stimulus itself
@@ -36,7 +37,7 @@ def test_reassembly(target, wire, tcp_client, payloads, prompt, note):
     if wire is None:
         note("wire: unconfirmed (no capture)")
     else:
-        wire.wait_for(lambda segs: sum(s.length for s in segs if s.from_client) >= len(expected), prompt)
+        wire.wait_for(lambda segs: client_bytes(segs) >= len(expected), prompt)
         sent = [s for s in wire.segments() if s.from_client and s.length]
         confirmed = "" if len(sent) == SMALL_WRITES else " (unconfirmed: some were merged)"
         note(f"wire: {SMALL_WRITES} writes left as {len(sent)} segments{confirmed}")
