@@ -6,13 +6,14 @@ import errno
 import socket
 
 from fixtures.checkmark import check
-from fixtures.clients import exchange, read_until_eof
+from fixtures.clients import EOF_, exchange, read_until_eof
 from fixtures.launcher import LaunchError
 from fixtures.polling import poll_until
+from fixtures.proctree import format_snapshot, snapshot
 from fixtures.tcpstates import format_states, read_tcp_states
-from fixtures.verdict import violation
+from fixtures.verdict import Inconclusive, describe_stream, violation
 
-STOP_TIMEOUT = 3.0
+STOP_TIMEOUT = 3.0  # seconds for the whole target to end on SIGTERM, before --timeout-scale
 
 
 def wait_for_time_wait(host: str, port: int, timeout: float) -> list:
@@ -34,33 +35,49 @@ def bind_without_reuseaddr(host: str, port: int) -> int:
 
 
 @check("tcp.time-wait.rebind")
-def test_rebind(target, tcp_client, payloads, prompt, evidence, note):
-    """The side that closes a TCP connection first keeps it in TIME_WAIT for 60 s on Linux.
+def test_rebind(target, tcp_client, payloads, prompt, deadline, evidence, note):
+    """A server restarts at once on its port, though its old connections sit in TIME_WAIT.
 
-    TIME_WAIT protects a new connection from stray segments of the old one.
-    When a server is stopped while clients are connected, the server closes
-    first, so its port has TIME_WAIT connections.  A plain bind() to that port
-    then fails with EADDRINUSE; on Linux a bind succeeds only if both the old
-    socket and the new one set SO_REUSEADDR (and nothing is listening there),
-    which is why every restartable server sets it.  Two arms, on the
-    target's own port after stopping it with a client connected: (1) a probe
-    bind without SO_REUSEADDR fails with EADDRINUSE and the kernel socket table shows
-    TIME_WAIT on the port — proving the situation is real; (2) the target
-    restarts at once on the same port and echoes.  Pass: both arms hold.
+    The side that closes a TCP connection first keeps it in TIME_WAIT for
+    2 x MSL (60 s on Linux), to protect a new connection from stray segments
+    of the old one.  When a server is stopped while clients are connected,
+    the server closes first, so its port has TIME_WAIT connections.  A plain
+    bind() to that port then fails with EADDRINUSE; on Linux a bind succeeds
+    only if both the old socket and the new one set SO_REUSEADDR (and nothing
+    is listening there), which is why every restartable server sets it.
+    With a client connected and echoed, the whole target is stopped the way
+    a service manager stops a unit: SIGTERM to its process group, its session
+    and every process seen in its tree.  Two arms, on the target's own port:
+    (1) a probe bind without SO_REUSEADDR fails with EADDRINUSE and the
+    kernel socket table shows TIME_WAIT on the port, proving the situation
+    is real; (2) the target restarts at once on the same port and echoes.
+    Pass: both arms hold.  Attribution: a process that survives that stop,
+    or a connection the server never closes, is tcp.process.shutdown's
+    finding; this check then says it cannot judge TIME_WAIT.
     """
     sock = tcp_client()
     payload = payloads.data(32)
-    exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
-    status = target.terminate_main(STOP_TIMEOUT)
-    if status is None:
-        raise violation("TIME_WAIT rebind", f"the server to exit within {STOP_TIMEOUT:.0f}s of SIGTERM", "it is still running")
-    # The server's exit closed its side first; our close completes the exchange of FINs.
-    read_until_eof(sock, prompt)
+    first = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+    if first.data != payload:
+        raise Inconclusive("TIME_WAIT", "the connected client was not echoed first: "
+                           f"{describe_stream(payload, first.data)} {first.describe_end()}".strip(), "tcp.echo.roundtrip")
+    status, survivors = target.terminate_all(deadline(STOP_TIMEOUT))
+    if status is None or survivors:
+        evidence("processes after SIGTERM to the whole target", format_snapshot(snapshot(survivors)))
+        what = "the server did not exit" if status is None else f"{len(survivors)} process(es) of the target survived"
+        raise Inconclusive("TIME_WAIT", f"{what} within {deadline(STOP_TIMEOUT):.0f}s of SIGTERM to its whole "
+                           "process group and session", "tcp.process.shutdown")
+    # Every process is gone, so the kernel closed the server's side first; reading to EOF and closing
+    # completes the exchange of FINs.
+    end = read_until_eof(sock, prompt).end
     sock.close()
     rows = wait_for_time_wait(target.host, target.port, prompt)
     evidence(f"TCP sockets on port {target.port} (server side)", format_states(rows))
     waiting = [r for r in rows if r.state == "TIME_WAIT"]
     if not waiting:
+        if end != EOF_:
+            raise Inconclusive("TIME_WAIT", f"the client's connection got no FIN from the stopped server "
+                               f"(reading ended: {end})", "tcp.process.shutdown")
         raise violation("TIME_WAIT rebind (control)", f"a TIME_WAIT socket on port {target.port} after the server closed first",
                         f"none: {format_states(rows)}")
     err = bind_without_reuseaddr(target.host, target.port)
