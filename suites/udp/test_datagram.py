@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
+import socket
+import time
+from collections import Counter
+
 from fixtures.checkmark import check
 from fixtures.clients import recv_datagrams
-from fixtures.verdict import violation
+from fixtures.verdict import Inconclusive, violation
 
 BOUNDARY_SIZES = (1, 700, 1400)
+# Each group goes out in one of the six orders of its sizes, so any two
+# neighbours meet: a merge of any pair, in either order, has its chance.
+GROUP_ORDERS = tuple(itertools.permutations(BOUNDARY_SIZES))
+BOUNDARY_GROUPS = 30
+# A group is three datagrams (2,101 bytes): any receive buffer holds it
+# whole, so a correct server loses none whatever its speed or buffer size.
+BOUNDARY_BUDGET = 20.0  # seconds for every group, scaled; far above the ~0.1 s a correct server needs
 MAX_IPV4_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (UDP header)
 
 
@@ -14,24 +26,126 @@ def sizes(datagrams: list[bytes]) -> str:
     return "[" + ", ".join(str(len(d)) for d in datagrams) + "]" if datagrams else "no datagram"
 
 
+def as_concatenation(datagram: bytes, sent: list[bytes]) -> list[bytes] | None:
+    """The sent datagrams (two or more) whose concatenation is ``datagram``, or None.
+
+    Depth-first over the prefixes that are a sent datagram, longest first: the
+    payloads are pseudo-random, so only a one-byte datagram ever matches a
+    prefix by chance, and backtracking settles that.
+    """
+    by_length = sorted(set(sent), key=len, reverse=True)
+
+    def split(offset: int) -> list[bytes] | None:
+        if offset == len(datagram):
+            return []
+        for piece in by_length:
+            if piece and datagram.startswith(piece, offset):
+                rest = split(offset + len(piece))
+                if rest is not None:
+                    return [piece, *rest]
+        return None
+
+    parts = split(0)
+    return parts if parts is not None and len(parts) >= 2 else None
+
+
+def describe_reply(datagram: bytes, sent: list[bytes]) -> str:
+    """What a reply that is not one of the sent datagrams is made of, for the failure message."""
+    parts = as_concatenation(datagram, sent)
+    if parts is not None:
+        return f"{len(datagram)} = " + "+".join(str(len(p)) for p in parts) + " (merged)"
+    whole = [s for s in sent if datagram in s and len(s) > len(datagram)]
+    if whole:
+        return f"{len(datagram)} (part of a {len(whole[0])}-byte datagram)"
+    return f"{len(datagram)} (bytes that were never sent as one datagram)"
+
+
+def judge_boundaries(sent: list[bytes], got: list[bytes]) -> tuple[list[str], int]:
+    """(descriptions of the replies that are not exactly one sent datagram, datagrams never returned).
+
+    A reply counts when its bytes equal a sent datagram's: the same size and
+    contents, so neither a merge nor a split nor a truncation.  Order does not
+    matter (UDP may reorder; so may a server with several workers), and a
+    datagram echoed twice is not a boundary fault.  A datagram that came back
+    inside a merge was not lost.
+    """
+    expected = set(sent)
+    returned: Counter[bytes] = Counter()
+    wrong = []
+    for reply in got:
+        if reply in expected:
+            returned[reply] += 1
+            continue
+        wrong.append(describe_reply(reply, sent))
+        returned.update(as_concatenation(reply, sent) or ())
+    lost = sum((Counter(sent) - returned).values())
+    return wrong, lost
+
+
+def receive_until(sock: socket.socket, got: list[bytes], sent: list[bytes], quiet: float, end_by: float) -> None:
+    """Append replies to ``got`` until they match ``sent`` in count or in bytes, none came for ``quiet`` s, or ``end_by``.
+
+    Either measure ends the wait: a merging server returns the bytes in fewer
+    datagrams, a truncating one as many datagrams with fewer bytes.
+    """
+    wanted_bytes = sum(map(len, sent))
+    while len(got) < len(sent) and sum(map(len, got)) < wanted_bytes:
+        wait = min(quiet, end_by - time.monotonic())
+        if wait <= 0:
+            return
+        sock.settimeout(wait)
+        try:
+            got.append(sock.recv(65536))
+        except TimeoutError:
+            return
+
+
 @check("udp.datagram.boundaries")
-def test_boundaries(target, udp_client, payloads, prompt):
-    """Each datagram is delivered whole and separately; the receiver's buffer decides nothing else.
+def test_boundaries(target, udp_client, payloads, prompt, deadline, note):
+    """Each datagram is delivered whole and separately: one send is one datagram is one receive.
 
     A server that reads into a small buffer truncates (the rest of the
     datagram is discarded, not kept for the next read); one that collects
-    bytes like a stream merges datagrams.  Pass: datagrams of 1, 700 and 1400
-    bytes sent back-to-back come back as three datagrams of exactly those
-    sizes and contents.
+    bytes like a stream, or relays them through a pipe (socat's UDP-LISTEN
+    with EXEC), merges datagrams that arrive close together.  Whether two
+    datagrams meet in such a server's buffer is a race, so the check runs it
+    many times: 30 groups of three datagrams of 1, 700 and 1400 bytes, each
+    group sent back-to-back in one of the six orders, the next group once
+    the previous one's bytes are back (so a correct server, however slow or
+    small its buffer, never has more than three datagrams queued).  Pass:
+    every reply is exactly one of the datagrams sent, same size and bytes (no
+    merge, no split, no truncation), and the groups come back.
     """
     sock = udp_client()
-    sent = [payloads.data(size, f"d{size}") for size in BOUNDARY_SIZES]
-    for datagram in sent:
-        sock.sendto(datagram, target.address)
-    got = recv_datagrams(sock, len(sent), prompt)
-    if sorted(got, key=len) != sent:
-        raise violation("datagram boundaries", f"3 datagrams of sizes {sizes(sent)} back intact",
-                        f"{sizes(got)}" + ("" if [len(g) for g in got] != list(BOUNDARY_SIZES) else " with different bytes"))
+    end_by = time.monotonic() + deadline(BOUNDARY_BUDGET)
+    sent: list[bytes] = []
+    got: list[bytes] = []
+    for group in range(BOUNDARY_GROUPS):
+        if time.monotonic() >= end_by:
+            break
+        for size in GROUP_ORDERS[group % len(GROUP_ORDERS)]:
+            datagram = payloads.data(size, f"group{group}-{size}")
+            sent.append(datagram)
+            sock.sendto(datagram, target.address)
+        before = len(got)
+        receive_until(sock, got, sent, prompt, end_by)
+        if len(got) == before:
+            break  # a group met with silence: more groups would only wait the same
+    groups = len(sent) // len(BOUNDARY_SIZES)
+    wrong, lost = judge_boundaries(sent, got)
+    note(f"{groups} groups, {len(sent)} datagrams: {len(got)} replies, {len(wrong)} not whole, {lost} lost")
+    if wrong:
+        shown = "; ".join(f"{n}x {d}" if n > 1 else d for d, n in Counter(wrong).most_common(4))
+        raise violation("datagram boundaries",
+                        f"each of {len(sent)} datagrams (1, 700 and 1400 bytes, back-to-back in {groups} groups) "
+                        "back as one datagram of its own size and bytes",
+                        f"{len(wrong)} of {len(got)} replies were not: {shown}")
+    if not got:
+        raise Inconclusive("datagram boundaries", "no datagram came back", "udp.echo.roundtrip")
+    if lost > len(sent) // 2:
+        raise Inconclusive("datagram boundaries",
+                           f"{lost} of {len(sent)} datagrams never came back, with three queued at most",
+                           "udp.burst")
 
 
 @check("udp.datagram.max-size")
