@@ -2,14 +2,18 @@
  * fd < FD_SETSIZE (1024).
  * Why it is wrong: an fd_set is a fixed 1024-bit array, but accept() hands
  * out any fd below RLIMIT_NOFILE.  FD_SET(1024, &set) writes past the end
- * of the set.  With -D_FORTIFY_SOURCE=2 (as built here) glibc catches it
- * and aborts the whole server: "*** bit out of range 0 - FD_SETSIZE on
- * fd_set ***".  Without FORTIFY it silently flips bits in whatever lies
- * next to the set (other fd_sets, locals, saved registers) and select()
- * reads/writes beyond it too: corrupted state, lost or phantom events,
- * crashes.  The fix: close (or refuse) fds >= FD_SETSIZE, or use poll().
- * Exposed by: tcp.limits.select-fd (RLIMIT_NOFILE 4096, 1100 connections:
- * the server dies as soon as accept() returns fd 1024, ~1020 clients in). */
+ * of the set.  With -D_FORTIFY_SOURCE=2 (bin/select_noguard, target
+ * f-select-noguard) glibc catches it and aborts the whole server: "*** bit
+ * out of range 0 - FD_SETSIZE on fd_set ***".  Without FORTIFY
+ * (bin/select_noguard_unfortified, target f-select-noguard-unfortified:
+ * Debian's gcc does not define _FORTIFY_SOURCE by default) nothing stops
+ * it: it silently flips bits in whatever lies next to the set (other
+ * fd_sets, locals, saved registers) and select() reads/writes beyond it
+ * too: corrupted state, lost or phantom events, hangs, crashes.  The fix:
+ * close (or refuse) fds >= FD_SETSIZE, or use poll().
+ * Exposed by: tcp.limits.select-fd, tcp.limits.c10k (RLIMIT_NOFILE 4096,
+ * 1100 connections: the FORTIFY build dies as soon as accept() returns fd
+ * 1024, ~1020 clients in; the other keeps running with corrupted sets). */
 #define _GNU_SOURCE
 #include "chunk_echo.h"
 #include "net.h"
