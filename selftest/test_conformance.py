@@ -55,8 +55,9 @@ def test_several_cases_of_one_check_take_the_worst(first, second, worst):
 
 
 def test_severity_order_is_documented():
-    """The fold order is: skipped < passed < xfailed < xpassed < failed < error."""
-    assert sorted(SEVERITY, key=SEVERITY.get) == ["skipped", "passed", "xfailed", "xpassed", "failed", "error"]
+    """The fold order is: skipped < passed < inconclusive < xfailed < below < xpassed < failed < error."""
+    assert sorted(SEVERITY, key=SEVERITY.get) == ["skipped", "passed", "inconclusive", "xfailed", "below", "xpassed",
+                                                  "failed", "error"]
 
 
 def test_case_without_a_call_result_is_an_error():
@@ -75,13 +76,14 @@ def test_document_shape_and_order(tmp_path):
     record(v, "t.py::r[a]", "a", RT, ("passed", ""))
     record(v, "t.py::r[b]", "b", RT, ("failed", "echo: expected x; got y"))
     doc = v.document({"seed": 1})
-    assert doc["schema"] == 1 and doc["run"] == {"seed": 1}
+    assert doc["schema"] == 2 and doc["run"] == {"seed": 1}
     assert list(doc["targets"]) == ["a", "b", "idle"]
-    assert doc["targets"]["idle"] == {"transport": "tcp", "model": "other", "checks": {}}
+    assert doc["targets"]["idle"] == {"transport": "tcp", "model": "other", "gate": None, "checks": {}}
+    assert list(doc["checks"]) == [RT, BIN, UDP] and doc["checks"][RT]["level"] == "must"
     assert list(doc["targets"]["a"]["checks"]) == [RT, BIN, UDP]
     assert v.isolation == {"netns"}
     assert v.problems() == [("b", RT, doc["targets"]["b"]["checks"][RT])]
-    assert render_problems(v) == ["b · tcp.echo.roundtrip → FAIL: echo: expected x; got y"]
+    assert render_problems(v) == ["b · tcp.echo.roundtrip [must · RFC 862] → FAIL: echo: expected x; got y"]
     path = tmp_path / "deep" / "c.json"
     write_json(path, doc)
     assert json.loads(path.read_text()) == doc and not path.with_suffix(".json.tmp").exists()
