@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import socket
+
 from fixtures.checkmark import check
-from fixtures.clients import EOF_, exchange
-from fixtures.verdict import describe_stream, violation
+from fixtures.clients import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, read_until_eof, send_until_stalled,
+                              tcp_connect)
+from fixtures.verdict import Inconclusive, describe_stream, violation
+
+LARGE = 4 * 1024 * 1024
+# The kernel doubles SO_RCVBUF and SO_SNDBUF and never goes below its minimum: a
+# window of a few KiB, and a send queue that cannot hide the 4 MiB from the server.
+CLIENT_RCVBUF = 4096
+CLIENT_SNDBUF = 32 * 1024
+CLIENT_MSS = 1024
+AUTOTUNED_SHARE = 128 * 1024  # the server's autotuned send buffer toward a 1 KiB MSS, with room to spare
+QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading
+WRITE_LIMIT = 8.0
+READ_LIMIT = 15.0
 
 
 def half_close_echo(sock, payload: bytes, prompt: float, rule: str) -> None:
@@ -28,10 +42,62 @@ def test_eof_after_echo(target, tcp_client, payloads, prompt):
 
 
 @check("tcp.half-close.large")
-def test_large(target, tcp_client, payloads, prompt):
-    """A server that closes at EOF while its output is still queued loses the tail of the stream.
+def test_large(target, payloads, prompt, deadline, note):
+    """After the client's FIN, the server still sends everything it had queued for the client, then closes.
 
-    With 4 MiB in flight, the server still holds unsent echo data when the
-    client's FIN arrives.  Pass: all 4 MiB come back, then EOF, no reset.
+    The condition: when the client's FIN arrives, the server holds echo in
+    its own memory that it has not yet handed to the kernel.  Bytes already
+    in the server's socket survive close(); bytes in its own buffers do
+    not.  So the client keeps the kernel's buffers from holding the echo.
+    Before connect it sets a small receive buffer (a window of a few KiB),
+    a 1 KiB MSS (the kernel sizes an autotuned send buffer from the peer's
+    MSS, so the server's stays near 100 KiB whatever tcp_wmem allows) and a
+    small send buffer of its own (what it has written has reached the
+    server, not waited in the client's kernel).  Then it writes 4 MiB
+    (eight times the default send buffer where tcp_wmem makes that more)
+    without reading.  A server that keeps reading piles the echo up in its
+    own memory.  A server that reads only when it can write (backpressure)
+    stops taking data, and the client stops writing once nothing more was
+    taken for a quarter of a second while echo waited unread.  Then
+    shutdown(SHUT_WR), then the client reads.  A server that closes or
+    aborts at EOF (asyncio's eof_received calling transport.abort(), a
+    relay that quits at the first EOF) loses what it still held.
+
+    Pass: every byte written before the FIN comes back, then EOF, with no
+    reset, each read arriving promptly.  A reset before the FIN, while the
+    client is not reading, is tcp.backpressure.slow-reader's finding: this
+    check then reports inconclusive.
     """
-    half_close_echo(tcp_client(), payloads.data(4 * 1024 * 1024), prompt, "half-close (4 MiB)")
+    share = server_kernel_share()
+    payload = payloads.data(max(LARGE, 8 * share))
+    with tcp_connect(target.address, prompt, rcvbuf=CLIENT_RCVBUF, sndbuf=CLIENT_SNDBUF, maxseg=CLIENT_MSS) as sock:
+        push = send_until_stalled(sock, payload, quiet=deadline(QUIET), patience=prompt, limit=deadline(WRITE_LIMIT))
+        try:
+            if push.end == RESET:
+                raise ConnectionResetError
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            raise Inconclusive("half-close (4 MiB)", f"the server reset the connection after taking {push.sent} "
+                               "bytes from a client that was not reading, before the client's FIN",
+                               "tcp.backpressure.slow-reader") from None
+        result = read_until_eof(sock, prompt, deadline(READ_LIMIT))
+    expected = payload[:push.sent]
+    how = {COMPLETE: f"the server took all {push.sent} bytes while the client did not read",
+           STALLED: f"the server took {push.sent} of {len(payload)} bytes, then stopped reading",
+           TIMEOUT: f"the server took {push.sent} of {len(payload)} bytes in {push.elapsed:.1f}s"}[push.end]
+    if result.data != expected or result.end != EOF_:
+        raise violation("half-close (4 MiB)", f"all {push.sent} bytes written before the FIN back, then EOF ({how})",
+                        f"{describe_stream(expected, result.data)} {result.describe_end()}".strip())
+    note(f"{how}; all of it back, then EOF, {result.elapsed:.2f}s after the FIN")
+
+
+def server_kernel_share() -> int:
+    """Bytes of echo the server's kernel may hold toward the small-window, small-MSS client.
+
+    An autotuned send buffer grows to a few congestion windows of the
+    peer's MSS (about 100 KiB for a 1 KiB MSS), but never starts below
+    tcp_wmem's default, which a fresh socket reports as its SO_SNDBUF.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as fresh:
+        default = fresh.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    return max(default, AUTOTUNED_SHARE)
