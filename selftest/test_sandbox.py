@@ -1,0 +1,111 @@
+"""Untrusted targets are contained: hostile servers attack the machine, the runner and the other targets,
+and the run goes on with every other verdict unchanged and nothing outside the target's own folder
+changed.  The hostile targets act only as a non-root user (they refuse as root), so these tests need
+the sandbox's own uid: a root run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from fixtures import sandbox
+from selftest.running import ROOT, c_command, target_toml
+
+ROUNDTRIP = "tcp.echo.roundtrip"
+MARK = "sockcheck-hostile-was-here"
+HOSTILE_LIMITS = {"processes": 64, "memory": 256 << 20, "file_size": 8 << 20}
+
+needs_sandbox_user = pytest.mark.skipif(sandbox.choose("on", None).mode != sandbox.USER,
+                                        reason="the sandbox's own uid needs root with the full uid range")
+
+
+def control() -> str:
+    return target_toml("c-epoll", c_command("epoll_echo"), model="epoll")
+
+
+@pytest.fixture
+def secret():
+    """A root-only file (mode 0600 in /tmp, where anyone may look for it)."""
+    fd, path = tempfile.mkstemp(prefix="sockcheck-secret-")
+    os.write(fd, b"the runner's secret token\n")
+    os.close(fd)
+    yield path
+    os.unlink(path)
+
+
+def _mark_files() -> list[Path]:
+    return [folder / MARK for folder in (ROOT, Path("/root"), Path("/etc"), Path.home()) if (folder / MARK).exists()]
+
+
+@needs_sandbox_user
+def test_hostile_targets_are_contained(sockcheck, secret):
+    """Each hostile target attempted its attack (the log lines say so when they fail), was stopped by the
+    sandbox, and the correct server in the same run kept its verdict."""
+    env = {"HOSTILE_CHECKOUT": str(ROOT), "HOSTILE_CALLER_HOME": str(Path.home()), "HOSTILE_SECRET": secret}
+    manifest = sockcheck.manifest(
+        target_toml("writes", sockcheck.script("hostile_writes.py"), env=env),
+        target_toml("reads", sockcheck.script("hostile_reads.py"), env=env),
+        target_toml("signals", sockcheck.script("hostile_signals.py")),
+        target_toml("fork-bomb", sockcheck.script("hostile_fork_bomb.py"), limits=HOSTILE_LIMITS),
+        target_toml("allocates", sockcheck.script("hostile_allocates.py"), limits=HOSTILE_LIMITS),
+        target_toml("fills-disk", sockcheck.script("hostile_fills_disk.py"), limits=HOSTILE_LIMITS),
+        control())
+    before = {path: path.read_bytes() for path in (Path("/etc/hosts"), Path("/etc/passwd"))}
+    tmp_before = set(os.listdir(tempfile.gettempdir()))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", "roundtrip")
+    # Writes, reads and signals failed, so those servers went on to echo.
+    for name in ("writes", "reads", "signals", "fork-bomb"):
+        assert run.outcome(name, ROUNDTRIP) == "passed", str(run)
+    assert run.outcome("c-epoll", ROUNDTRIP) == "passed", str(run)
+    allocates = run.cell("allocates", ROUNDTRIP)
+    assert allocates["outcome"] == "failed" and "exceeded its memory limit of 268435456" in allocates["message"], str(run)
+    fills = run.cell("fills-disk", ROUNDTRIP)
+    assert fills["outcome"] == "failed" and "exceeded its file size limit of 8388608" in fills["message"], str(run)
+    assert run.ret == 1, str(run)  # the two failures, nothing else
+    assert _mark_files() == []
+    assert "the runner's secret token" not in run.text
+    assert {path: path.read_bytes() for path in before} == before
+    left = set(os.listdir(tempfile.gettempdir())) - tmp_before
+    assert not [name for name in left if name.startswith(("sockcheck-home-", "sockcheck-hostile"))], left
+    assert not sockcheck.leftovers()
+
+
+@needs_sandbox_user
+def test_a_target_runs_as_the_sandbox_user(sockcheck):
+    """The hostile targets refuse to act as root: with the sandbox off, one that would write outside its
+    folder exits at once (status 4), which shows --sandbox off really runs targets as the caller."""
+    manifest = sockcheck.manifest(target_toml("writes", sockcheck.script("hostile_writes.py")), control())
+    on = sockcheck.run("--targets-file", str(manifest), "-k", "roundtrip")
+    assert on.outcome("writes", ROUNDTRIP) == "passed", str(on)
+    assert on.doc["run"]["sandbox"]["mode"] == sandbox.USER
+    off = sockcheck.run("--targets-file", str(manifest), "-k", "roundtrip", "--sandbox", "off")
+    cell = off.cell("writes", ROUNDTRIP)
+    assert cell["outcome"] == "error" and "exited with status 4" in cell["message"], str(off)
+    assert off.outcome("c-epoll", ROUNDTRIP) == "passed"
+    assert off.doc["run"]["sandbox"]["mode"] == sandbox.OFF
+    assert "sandbox: off" in off.stdout
+
+
+def test_limits_are_validated(sockcheck):
+    """A limit outside its bounds, of the wrong type or unknown stops the run with one line (exit 4)."""
+    for limits, problem in (({"processes": 1}, "limits.processes': 1 is not within [8, 65536] processes"),
+                            ({"memory": "1G"}, "limits.memory': expected an integer"),
+                            ({"threads": 4}, "limits.threads': unknown limit")):
+        manifest = sockcheck.manifest(target_toml("me", sockcheck.script("echo.py"), limits=limits))
+        run = sockcheck.run_inprocess("--targets-file", str(manifest))
+        assert run.ret == 4, str(run)
+        assert problem in run.text, str(run)
+
+
+def test_limits_wrap_the_command_in_place():
+    """prlimit and setpriv both exec in place, so the target's pid is the one the launcher started."""
+    box = sandbox.Sandbox(sandbox.USER, "test", 64123, 64123, "/usr/bin/python3")
+    argv = box.command(["srv", "7"], sandbox.Limits(processes=64).with_open_files(4096))
+    assert argv[:2] == ["prlimit", "--nproc=64"] and "--nofile=4096:4096" in argv
+    assert argv[argv.index("setpriv"):][:6] == ["setpriv", "--reuid=64123", "--regid=64123", "--clear-groups",
+                                                "--no-new-privs", "--bounding-set=-all"]
+    assert argv[-2:] == ["srv", "7"]
+    assert sandbox.Sandbox(sandbox.OFF, "test").command(["srv"], sandbox.Limits()) == ["srv"]
