@@ -5,17 +5,11 @@ from __future__ import annotations
 import socket
 
 from fixtures.checkmark import check
-from fixtures.clients import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, read_until_eof, send_until_stalled,
-                              tcp_connect)
+from fixtures.clients import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect, narrow_server_share,
+                              read_until_eof, send_until_stalled)
 from fixtures.verdict import Inconclusive, describe_stream, violation
 
 LARGE = 4 * 1024 * 1024
-# The kernel doubles SO_RCVBUF and SO_SNDBUF and never goes below its minimum: a
-# window of a few KiB, and a send queue that cannot hide the 4 MiB from the server.
-CLIENT_RCVBUF = 4096
-CLIENT_SNDBUF = 32 * 1024
-CLIENT_MSS = 1024
-AUTOTUNED_SHARE = 128 * 1024  # the server's autotuned send buffer toward a 1 KiB MSS, with room to spare
 QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading
 WRITE_LIMIT = 8.0
 READ_LIMIT = 15.0
@@ -68,9 +62,8 @@ def test_large(target, payloads, prompt, deadline, note):
     client is not reading, is tcp.backpressure.slow-reader's finding: this
     check then reports inconclusive.
     """
-    share = server_kernel_share()
-    payload = payloads.data(max(LARGE, 8 * share))
-    with tcp_connect(target.address, prompt, rcvbuf=CLIENT_RCVBUF, sndbuf=CLIENT_SNDBUF, maxseg=CLIENT_MSS) as sock:
+    payload = payloads.data(max(LARGE, 8 * narrow_server_share()))
+    with narrow_connect(target.address, prompt) as sock:
         push = send_until_stalled(sock, payload, quiet=deadline(QUIET), patience=prompt, limit=deadline(WRITE_LIMIT))
         try:
             if push.end == RESET:
@@ -90,14 +83,3 @@ def test_large(target, payloads, prompt, deadline, note):
                         f"{describe_stream(expected, result.data)} {result.describe_end()}".strip())
     note(f"{how}; all of it back, then EOF, {result.elapsed:.2f}s after the FIN")
 
-
-def server_kernel_share() -> int:
-    """Bytes of echo the server's kernel may hold toward the small-window, small-MSS client.
-
-    An autotuned send buffer grows to a few congestion windows of the
-    peer's MSS (about 100 KiB for a 1 KiB MSS), but never starts below
-    tcp_wmem's default, which a fresh socket reports as its SO_SNDBUF.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as fresh:
-        default = fresh.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
-    return max(default, AUTOTUNED_SHARE)
