@@ -68,6 +68,11 @@ MALFORMED = [
      "'sctp' is not one of tcp, udp"),
     ("bad-model", entry('model = "fibers"\n'), "target 'a'", "model", "'fibers' is not one of iterative"),
     ("bad-oob", entry('oob = "ignore"\n'), "target 'a'", "oob", "'ignore' is not one of discard, inline, urgent"),
+    ("gate-unknown", entry('gate = "strict"\n'), "target 'a'", "gate", "'strict' is not one of must, should, capacity"),
+    ("gate-regressions", entry('gate = "regressions"\n'), "target 'a'", "gate",
+     "regressions is chosen for a whole run, with --gate regressions"),
+    ("gate-not-a-string", entry("gate = 1\n"), "target 'a'", "gate", "expected a string, got int 1"),
+    ("gate-an-array", entry('gate = ["must"]\n'), "target 'a'", "gate", "expected a string, got list"),
     ("empty-violates-reason", entry('[target.violates]\n"tcp.echo.roundtrip" = "  "\n'), "target 'a'",
      "violates.tcp.echo.roundtrip", "a declared violation needs a reason"),
     ("violates-not-applicable", entry('[target.violates]\n"udp.echo.roundtrip" = "no udp"\n'), "target 'a'",
@@ -91,7 +96,7 @@ MALFORMED = [
 # they run in-process (runpytest_inprocess: same plugin code, a fraction of the cost); these
 # cases also go through a real `python -m pytest` subprocess, for the process's exit status.
 SUBPROCESS_SAMPLE = {"unknown-target-key", "unknown-top-level-key", "ready-timeout-bool",
-                     "violates-not-applicable", "invalid-toml"}
+                     "violates-not-applicable", "invalid-toml", "gate-unknown"}
 
 
 def expected_prefix(path: Path, label: str | None, key: str | None) -> str:
@@ -205,7 +210,7 @@ def test_valid_manifest_fields_and_defaults(tmp_path):
         + target_toml("plain", ["bin/srv", "{port}"])
         + target_toml("full", ["{python}", "srv.py", "{port}", "{host}"], transport="udp", model="asyncio",
                       capabilities=["ipv6", "graceful-shutdown"], build=["make"], cwd="sub", env={"A": "1"},
-                      ready_timeout=2, oob="inline", violates={"udp.burst": "drops a few"})
+                      ready_timeout=2, oob="inline", gate="capacity", violates={"udp.burst": "drops a few"})
         + target_toml("remote", None, address="[::1]:7007")
     )
     plain, full, remote = load_manifest(path)
@@ -218,6 +223,7 @@ def test_valid_manifest_fields_and_defaults(tmp_path):
     assert full.build == ("make",) and full.env == {"A": "1"}
     assert full.ready_timeout == 2.0 and isinstance(full.ready_timeout, float)
     assert full.violates == {"udp.burst": "drops a few"}
+    assert plain.gate is None and full.gate == "capacity"
     assert not remote.managed and remote.address == ("::1", 7007)
 
 
@@ -225,13 +231,13 @@ def test_as_toml_round_trips(tmp_path):
     """TargetSpec.as_toml (used in reports) could write TOML that does not load back to the same target."""
     path = tmp_path / "m.toml"
     path.write_text("schema = 1\n" + target_toml(
-        "q", ["srv", "{port}", 'quote"back\\slash'], model="poll", capabilities=["concurrent"],
+        "q", ["srv", "{port}", 'quote"back\\slash'], model="poll", capabilities=["concurrent"], gate="must",
         violates={"tcp.echo.large": 'says "no"'}) + target_toml("r", None, address="[::1]:9"))
     originals = load_manifest(path)
     again = tmp_path / "again.toml"
     again.write_text("\n".join(t.as_toml() for t in originals))
     for before, after in zip(originals, load_manifest(again), strict=True):
-        for attr in ("name", "transport", "command", "address", "model", "capabilities", "oob", "violates"):
+        for attr in ("name", "transport", "command", "address", "model", "capabilities", "oob", "violates", "gate"):
             assert getattr(before, attr) == getattr(after, attr), attr
 
 

@@ -132,7 +132,7 @@ def test_markdown_summary_is_valid_and_complete():
     assert len(tables[1]) == 1 + sum(1 for t in v.targets.values() if t["transport"] == "tcp")
     assert tables[1][0][1:] == [c.split(".", 1)[1] for c in CATALOGUE if c.startswith("tcp.")]
     assert "Result: **failed**: 2 check(s) did not match their expectation (exit status 1)." in text
-    assert "- **c-epoll** · `tcp.close.fin-not-rst` → **FAIL**: m" in text
+    assert "- **c-epoll** · `tcp.close.fin-not-rst` \\[must · RFC 9293 §3.6\\] → **FAIL**: m" in text
     assert r"harness error: a \| b \<c\> \*d\*" in text
     assert f"```sh\n{replay}\n```" in text
     green = render_markdown(bundled_verdicts(with_failure=False), {"seed": SEED, "exitstatus": 0}, None)
@@ -170,6 +170,14 @@ def test_markdown_summary_is_valid_and_complete():
     ("harness error: KeyError: 'x'", "broken", "Harness errors (never blamed on the server)"),
     ("declared violation caught: echo: expected x; got y", "skipped", "Declared violations, caught"),
     ("not applicable: udp check; c-epoll is a tcp target", "skipped", None),
+    ("below threshold: parallel clients: expected each of 64 clients to get exactly its own bytes within 2.0s; "
+     "got 24 did not: client #41 got 0 of 1024 bytes then nothing (timed out)", "failed", "Capacity below threshold"),
+    ("below threshold (not gating): C10K: expected 10000 connections within 30s; got 1024", "skipped",
+     "Capacity below threshold"),
+    ("not gating: backpressure: expected under 0.2 s of server CPU during a 1.0 s read stall; got 0.97 s (busy loop)",
+     "skipped", "Failures the gate does not fail the run on"),
+    ("cannot judge fd leak: the warm-up connection was not echoed (see tcp.echo.roundtrip)", "skipped",
+     "Inconclusive: another check's behaviour kept it from judging"),
 ])
 def test_categories_group_real_messages(message, status, category):
     """categories.json is read by Allure 2 (whole-message regex match) and by our Allure 3 config (regex
@@ -226,7 +234,11 @@ def test_allure_junit_and_markdown_under_xdist(sockcheck, tmp_path):
     assert {k: params[k]["value"] for k in ("target", "model", "transport", "seed")} == {
         "target": "c-epoll", "model": "epoll", "transport": "tcp", "seed": str(SEED)}
     assert params["seed"].get("excluded") is True  # another seed is the same case in Allure's history
-    assert ok["description"] == inspect.cleandoc(echo_suite.test_roundtrip.__doc__)
+    assert ok["description"].startswith(inspect.cleandoc(echo_suite.test_roundtrip.__doc__))
+    rule = CATALOGUE[ROUNDTRIP].rule
+    assert ok["description"].endswith(f"Level: must. Rule: {rule.where}: \u201c{rule.quote}\u201d")
+    assert labels["severity"] == "critical"  # from the level: must
+    assert {(link["url"], link["name"]) for link in ok["links"]} == {(rule.url, rule.where)}
 
     def attachments(result: dict) -> dict[str, Path]:
         """Attachment name -> its file in the results folder."""
@@ -264,8 +276,11 @@ def test_allure_junit_and_markdown_under_xdist(sockcheck, tmp_path):
     assert len(testcases) == len(cases)
     for case in testcases:
         props = {p.get("name"): p.get("value") for p in case.iter("property")}
-        assert set(props) >= {"check", "target"}, ET.tostring(case)[:300]
+        assert set(props) >= {"check", "target", "level", "rule", "outcome", "gating"}, ET.tostring(case)[:300]
         assert case.get("name").endswith(f"[{props['target']}]")
+        spec = CATALOGUE[props["check"]]
+        assert (props["level"], props["rule"], props["rule_url"]) == (spec.level, spec.rule.label, spec.rule.url)
+        assert props["outcome"] == cases[(props["target"], props["check"])]["outcome"]
     by_case = {(p["target"], p["check"]): case for case in testcases
                for p in [{q.get("name"): q.get("value") for q in case.iter("property")}]}
     assert by_case[("dies", ROUNDTRIP)].find("error") is not None  # a harness error, not a failure
@@ -277,7 +292,8 @@ def test_allure_junit_and_markdown_under_xdist(sockcheck, tmp_path):
     markdown_tables(text)
     assert "Result: **failed**: 4 check(s) did not match their expectation (exit status 1)." in text
     assert "| wrong | **FAIL** |" in text and "| dies | **error** |" in text and "| claims | **XPASS** |" in text
-    assert re.search(r"^- \*\*dies\*\* · `tcp.echo.roundtrip` → \*\*error\*\*: dies: exited with status 3", text, re.M)
+    assert re.search(r"^- \*\*dies\*\* · `tcp.echo.roundtrip` \\\[must · RFC 862\\\] → \*\*error\*\*: dies: exited with status 3",
+                     text, re.M)
     assert "Replay the first problem:" in text
 
 

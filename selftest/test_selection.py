@@ -25,13 +25,15 @@ def test_correct_target_passes_with_a_complete_json(sockcheck):
     run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "--seed", "4242")
     assert run.ret == 0, str(run)
     doc = run.doc
-    assert doc["schema"] == 1 and set(doc) == {"schema", "run", "targets"}
+    assert doc["schema"] == 2 and set(doc) == {"schema", "run", "checks", "targets"}
     assert doc["run"]["seed"] == 4242 and doc["run"]["exitstatus"] == 0 and doc["run"]["workers"] == 0
     assert doc["run"]["manifests"] == [str(manifest)]
     entry = doc["targets"]["c-epoll"]
     assert (entry["transport"], entry["model"]) == ("tcp", "epoll")
     cell = entry["checks"][ROUNDTRIP]
-    assert set(cell) == {"outcome", "duration", "message", "nodeids"}
+    assert set(cell) == {"outcome", "gating", "level", "rule", "duration", "message", "nodeids"}
+    assert (cell["level"], cell["rule"], cell["gating"]) == ("must", "RFC 862", False)
+    assert doc["checks"][ROUNDTRIP]["rule"]["url"] == "https://www.rfc-editor.org/rfc/rfc862"
     assert cell["outcome"] == "passed" and cell["message"] == "" and cell["duration"] >= 0
     assert cell["nodeids"] == ["suites/tcp/test_echo.py::test_roundtrip[c-epoll]"]
     assert "replay with --seed 4242" in run.stdout
@@ -152,7 +154,7 @@ def assert_matrix(run, wide: bool) -> None:
         assert re.search(r"^wrong       Fx$", matrix, re.M), matrix
         assert re.search(r"^c-udp \.$", matrix, re.M), matrix
         assert "pass=." in matrix and "tcp.echo 1 roundtrip" in matrix and "udp.echo 3 roundtrip" in matrix
-    assert "dies · tcp.echo.roundtrip → error: dies: exited with status 3" in matrix
-    assert "wrong · tcp.echo.roundtrip → FAIL: echo: expected the same 32 bytes" in matrix
+    assert "dies · tcp.echo.roundtrip [must · RFC 862] → error: dies: exited with status 3" in matrix
+    assert "wrong · tcp.echo.roundtrip [must · RFC 862] → FAIL: echo: expected the same 32 bytes" in matrix
     # From another folder than the checkout, the replay names the test file by its absolute path.
     assert re.search(r"replay: pytest '(\S*/)?suites/(tcp|udp)/test_echo.py::test_\w+\[\S+\]' --seed 7 -p no:xdist", matrix)
