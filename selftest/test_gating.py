@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import tomllib
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from fixtures.catalogue import CAPACITY, CATALOGUE, MUST, SHOULD
-from fixtures.conformance import Verdicts, render_violations
+from fixtures.conformance import Verdicts, render_matrix, render_violations
 from fixtures.gating import Baseline, Gate, GateError, compare, load_baseline, parse_gate
 from selftest.running import ROOT, TCP_SUITE, c_command, target_toml, write_manifest
 
@@ -195,6 +196,46 @@ def test_gating_mode(sockcheck, mode):
     if not idle_gates:
         assert any("not gating (a should-level verdict under the must gate; --gate should fails on it): idle peer:"
                    in line for line in skipped), skipped
+
+
+def test_allure_and_junit_follow_the_gate(sockcheck, tmp_path):
+    """Allure: severity from the level, a link to the rule; a verdict that does not gate is *skipped* with a
+    message that says what was found. JUnit: the level, the rule and the verdict as properties."""
+    manifest = sockcheck.manifest(iterative())
+    allure_dir, junit = tmp_path / "allure", tmp_path / "junit.xml"
+    run = sockcheck.run("--targets-file", str(manifest), "-k", "idle_peer or parallel", f"--alluredir={allure_dir}",
+                        f"--junitxml={junit}", suites=(CONCURRENCY_SUITE,))
+    assert run.ret == 1, str(run)
+    results = {}
+    for path in allure_dir.glob("*-result.json"):
+        result = json.loads(path.read_text())
+        results[next(label["value"] for label in result["labels"] if label["name"] == "story")] = result
+    idle, parallel = results[IDLE], results[PARALLEL]
+    severity = {check: next(label["value"] for label in r["labels"] if label["name"] == "severity")
+                for check, r in results.items()}
+    assert severity == {IDLE: "normal", PARALLEL: "minor"}
+    assert idle["status"] == "failed" and idle["statusDetails"]["message"].startswith("idle peer: expected")
+    assert parallel["status"] == "skipped"
+    assert parallel["statusDetails"]["message"].startswith("below threshold (not gating): parallel clients:")
+    assert [link["url"] for link in parallel["links"]] == [CATALOGUE[PARALLEL].rule.url]
+    props = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        values = {p.get("name"): p.get("value") for p in case.iter("property")}
+        props[values["check"]] = (values["level"], values["outcome"], values["gating"],
+                                  case.find("failure") is not None, case.find("skipped") is not None)
+    assert props == {IDLE: ("should", "failed", "true", True, False),
+                     PARALLEL: ("capacity", "below", "false", False, True)}
+
+
+def test_matrix_shows_what_gates_in_upper_case():
+    v = Verdicts(targets={"t": {"transport": "tcp", "model": "other"}}, check_order=list(CATALOGUE))
+    v.record({"target": "t", "check": IDLE, "outcome": "failed", "message": "m", "gating": False}, "a[t]", 0.1)
+    v.record({"target": "t", "check": PARALLEL, "outcome": "below", "message": "m", "gating": True}, "b[t]", 0.1)
+    v.record({"target": "t", "check": ROUNDTRIP, "outcome": "failed", "message": "m"}, "c[t]", 0.1)  # default gate
+    wide = render_matrix(v, 200)
+    assert wide[1].split() == ["t", "FAIL", "BELOW", "fail"], wide
+    compact = render_matrix(v, 12)
+    assert next(line for line in compact if line.startswith("t ")).replace(" ", "") == "tFBf", compact
 
 
 def test_inconclusive_never_fails_the_run():
