@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import dataclass
 
 from fixtures.checkmark import check
-from fixtures.clients import COMPLETE, EOF_, RESET, TIMEOUT, converse, exchange, open_many
+from fixtures.clients import COMPLETE, EOF_, RESET, TIMEOUT, converse, exchange, open_many, read_exactly
 from fixtures.polling import poll_until
-from fixtures.verdict import violation
+from fixtures.verdict import Inconclusive, describe_stream, violation
 
 SELECT_CONNECTIONS = 1100
+SELECT_BUDGET = 36.0  # seconds for all of them: below the catalogue's timeout, with room for teardown
 C10K_CONNECTIONS = 10_000
 C10K_DEADLINE = 30.0
 FORTIFY_MARK = "bit out of range"
@@ -31,63 +33,209 @@ def _death(target) -> str:
 
 
 @check("tcp.limits.select-fd")
-def test_select_fd(target, payloads, prompt, note):
+def test_select_fd(target, payloads, prompt, deadline, note):
     """select() can only watch descriptors below FD_SETSIZE (1024); a server must not pass it larger ones.
 
     FD_SET(fd) on fd >= 1024 writes outside the fd_set: memory corruption,
     or an abort when glibc's _FORTIFY_SOURCE catches it.  A select() server
     has to refuse (close) connections whose descriptor is too large, or use
     poll/epoll.  The target runs with RLIMIT_NOFILE 4096; 1100 connections
-    are opened one by one and kept open, then each round-trips 16 bytes of
-    its own (all at once, so the check costs one timeout, not 1100).
+    are opened one by one, each round-trips 16 bytes of its own before the
+    next connects (so a small listen backlog or a slow fork per connection
+    does not matter), and every echoed one is kept open.  The check has its
+    own budget of 36 s for the 1100: a server too slow to get through them
+    gets a verdict saying how far it got.  When a connection is neither
+    echoed nor closed, the check closes the oldest held connection: if the
+    waiting one is then served, the server limits how many connections it
+    serves at once (tcpserver's -c, an iterative server's 1), and the
+    verdict gives that figure, a capacity finding.
+
     Pass: the server stays alive, every connection is either echoed or
     closed by the server promptly (none hangs), and after they are closed a
-    new client is echoed.
+    new client is echoed.  A first connection that is not echoed, or a
+    final echo with the wrong bytes, is tcp.echo.roundtrip's finding
+    (inconclusive here).
     """
-    socks: list[socket.socket] = []
+    budget = deadline(SELECT_BUDGET)
+    pieces = payloads.pieces(SELECT_CONNECTIONS, 16, "fd")
+    tally = Tally(SELECT_CONNECTIONS)
+    held: list[socket.socket] = []
+    started = time.monotonic()
     try:
-        for index in range(SELECT_CONNECTIONS):
-            sock = socket.socket(target.family, socket.SOCK_STREAM)
-            socks.append(sock)
-            sock.settimeout(prompt)
-            try:
-                sock.connect(target.address)
-            except OSError as exc:
-                if target.exited() is not None:
-                    raise violation("FD_SETSIZE", f"the server alive through {SELECT_CONNECTIONS} connections",
-                                    f"at connection #{index + 1} {_death(target)}") from None
-                raise violation("FD_SETSIZE", f"connection #{index + 1} accepted", str(exc)) from None
-        # Every connection now holds a descriptor in the server; each round-trips its own bytes.
-        chunks = [[piece] for piece in payloads.pieces(len(socks), 16, "fd")]
-        results = converse(socks, chunks, idle_timeout=prompt)
+        for index, piece in enumerate(pieces):
+            remaining = started + budget - time.monotonic()
+            if remaining <= 0:
+                raise violation("FD_SETSIZE", f"{SELECT_CONNECTIONS} connections round-tripped within {budget:.0f}s",
+                                f"the budget ran out at {tally.progress(index)}, "
+                                f"{(time.monotonic() - started) / index * 1000:.1f} ms per connection: "
+                                "the server cannot keep up")
+            sock, fate = connect_and_echo(target, piece, min(prompt, remaining))
+            if fate.kind == ECHOED:
+                held.append(sock)
+                tally.count(ECHOED)
+                continue
+            if fate.kind == CLOSED:
+                sock.close()
+                tally.count(CLOSED)
+                continue
+            # A refused connection, or the listening socket gone: a dying process closes its
+            # descriptors before it becomes a zombie (and an abort may dump core first).
+            if fate.kind == REFUSED:
+                poll_until(target.exited, lambda status: status is not None, prompt)
+            if target.exited() is not None:
+                raise violation("FD_SETSIZE", f"the server alive through {SELECT_CONNECTIONS} connections",
+                                f"at {tally.progress(index)}: {_death(target)}")
+            if index == 0:
+                if sock is not None:
+                    sock.close()
+                raise Inconclusive("FD_SETSIZE", f"the first connection {fate.detail}", "tcp.echo.roundtrip")
+            if fate.kind == OTHER_BYTES:
+                sock.close()
+                raise violation("FD_SETSIZE", "each connection echoed its own 16 bytes or closed",
+                                f"{tally.progress(index)}: it {fate.detail}")
+            raise violation("FD_SETSIZE", f"each of {SELECT_CONNECTIONS} connections echoed or closed within "
+                            f"{prompt:.1f}s", hang_verdict(target, held, sock, piece, fate, tally, index, prompt))
     finally:
-        for sock in socks:
+        for sock in held:
             sock.close()
-    if target.exited() is not None:
-        raise violation("FD_SETSIZE", f"the server alive through {SELECT_CONNECTIONS} connections", _death(target))
-    echoed = sum(1 for r, c in zip(results, chunks) if r.data == c[0])
-    refused = sum(1 for r in results if r.end in (EOF_, RESET) and not r.data)
-    hung = [i for i, r in enumerate(results) if r.end == TIMEOUT]
-    if hung:
-        raise violation("FD_SETSIZE", f"each of {SELECT_CONNECTIONS} connections echoed or closed within {prompt:.1f}s",
-                        f"{len(hung)} hang, the first is connection #{hung[0] + 1}")
-    wrong = len(results) - echoed - refused
-    if wrong:
-        raise violation("FD_SETSIZE", "each connection echoed its own 16 bytes or closed", f"{wrong} got other bytes")
+    elapsed = time.monotonic() - started
     payload = payloads.data(16, "afterwards")
 
-    def fresh_echo() -> bool:
+    def fresh_echo() -> tuple[bytes, str]:
         try:
             with socket.create_connection(target.address, timeout=prompt) as sock:
-                return exchange(sock, payload, expect=len(payload), idle_timeout=prompt).data == payload
-        except OSError:
-            return False
+                result = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+                return result.data, f"{len(result.data)} bytes {result.describe_end()}".strip()
+        except OSError as exc:
+            return b"", "connection refused" if isinstance(exc, ConnectionRefusedError) else str(exc)
 
-    ok, _ = poll_until(fresh_echo, bool, prompt)
-    note(f"{echoed} echoed, {refused} closed by the server")
+    ok, (data, how) = poll_until(fresh_echo, lambda reply: reply[0] == payload, prompt)
+    note(f"{tally.progress(SELECT_CONNECTIONS)} in {elapsed:.1f}s")
     if not ok:
-        raise violation("FD_SETSIZE", "a new client echoed after the 1100 connections closed",
-                        _death(target) if target.exited() is not None else "no echo")
+        if data:
+            raise Inconclusive("FD_SETSIZE", f"a new client's echo came back as {describe_stream(payload, data)}",
+                               "tcp.echo.roundtrip")
+        raise violation("FD_SETSIZE", f"a new client echoed within {prompt:.1f}s after the {SELECT_CONNECTIONS} "
+                        f"connections closed", _death(target) if target.exited() is not None
+                        else f"{how}, the server still running")
+
+
+ECHOED = "echoed"
+CLOSED = "closed"  # EOF or RST instead of the echo: the server turned the connection away
+REFUSED = "refused"
+HUNG = "hung"  # connected, but neither echo nor close
+UNANSWERED = "unanswered"  # the handshake itself did not complete
+OTHER_BYTES = "other bytes"
+
+
+@dataclass
+class Fate:
+    """What became of one connection of tcp.limits.select-fd."""
+
+    kind: str
+    detail: str = ""
+    elapsed: float = 0.0
+
+
+@dataclass
+class Tally:
+    """How far tcp.limits.select-fd got: how many connections were echoed or closed by the server."""
+
+    total: int
+    echoed: int = 0
+    closed: int = 0
+
+    def count(self, kind: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+
+    def counts(self) -> str:
+        """``961 echoed and held, 0 closed by the server``."""
+        return f"{self.echoed} echoed and held, {self.closed} closed by the server"
+
+    def progress(self, done: int) -> str:
+        """``connection #962 of 1100, after 961 echoed and held, 0 closed by the server``."""
+        if done >= self.total:
+            return f"all {self.total} connections: {self.counts()}"
+        return f"connection #{done + 1} of {self.total}, after {self.counts()}"
+
+
+def connect_and_echo(target, payload: bytes, timeout: float) -> tuple[socket.socket | None, Fate]:
+    """Open one connection and round-trip ``payload`` on it, each step within ``timeout``.
+
+    Returns the socket (None once it is of no use) and what became of it.
+    """
+    started = time.monotonic()
+    sock = socket.socket(target.family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(target.address)
+    except ConnectionRefusedError:
+        sock.close()
+        return None, Fate(REFUSED, "was refused")
+    except TimeoutError:
+        sock.close()
+        return None, Fate(UNANSWERED, f"got no answer to its handshake within {timeout:.1f}s "
+                          "(the accept queue is full)", time.monotonic() - started)
+    except OSError as exc:
+        sock.close()
+        return None, Fate(CLOSED, f"failed to connect: {exc}")
+    try:
+        sock.sendall(payload)
+    except OSError:
+        return sock, Fate(CLOSED, "was reset")
+    data, end = read_exactly(sock, len(payload))
+    elapsed = time.monotonic() - started
+    if end == COMPLETE and data == payload:
+        return sock, Fate(ECHOED, elapsed=elapsed)
+    if not data and end in (EOF_, RESET):
+        return sock, Fate(CLOSED, f"was closed by the server ({end})", elapsed)
+    if end == TIMEOUT and not data:
+        return sock, Fate(HUNG, f"got neither its echo nor a close within {timeout:.1f}s", elapsed)
+    return sock, Fate(OTHER_BYTES, f"got {describe_stream(payload, data)}, then {end}", elapsed)
+
+
+def hang_verdict(target, held: list[socket.socket], waiting: socket.socket | None, payload: bytes, fate: Fate,
+                 tally: Tally, index: int, prompt: float) -> str:
+    """What the check saw at the first connection that was neither echoed nor closed.
+
+    Closing the oldest held connection tells a hang from a limit: a server
+    that serves at most N connections at once (the rest wait in the
+    listen backlog, as tcpserver's -c does) serves the waiting one as soon
+    as a slot frees.
+    """
+    what = f"{tally.progress(index)}: it {fate.detail}"
+    if not held:
+        if waiting is not None:
+            waiting.close()
+        return what
+    held.pop(0).close()
+    freed = time.monotonic()
+    if waiting is not None:
+        waiting.settimeout(prompt)
+        data, end = read_exactly(waiting, len(payload))
+        served = end == COMPLETE and data == payload
+        waiting.close()
+    else:
+        sock, late = connect_and_echo(target, payload, prompt)
+        served = late.kind == ECHOED
+        if sock is not None:
+            sock.close()
+    if not served:
+        return f"{what}; closing the oldest held connection did not release it"
+    limit = len(held) + 1
+    how = "was refused" if fate.kind == REFUSED else f"waited {fate.elapsed:.1f}s unanswered"
+    served = f"{limit} connections served at once" if limit > 1 else "1 connection served at a time"
+    closed_before = f"; {tally.closed} connections closed by the server before" if tally.closed else ""
+    closer = f"one of the {limit}" if limit > 1 else "the one being served"
+    return (f"{served}; the {ordinal(limit + 1)} {how}, and was echoed {time.monotonic() - freed:.2f}s after "
+            f"{closer} closed: the server limits concurrent connections to {limit} "
+            f"(a capacity figure{closed_before})")
+
+
+def ordinal(n: int) -> str:
+    """``41st``, ``42nd``, ``43rd``, ``44th``, ``111th``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 @check("tcp.limits.c10k")
