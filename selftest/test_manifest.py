@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from fixtures.manifest import (
     parse_address,
     parse_target_option,
 )
-from selftest.running import SELFTEST_TARGETS, script_command, target_toml
+from selftest.running import SELFTEST_TARGETS, script_command, target_toml, write_manifest
 
 GOOD = 'name = "a"\ncommand = ["srv", "{port}"]\ntransport = "tcp"\n'
 
@@ -241,14 +242,23 @@ def test_as_toml_round_trips(tmp_path):
             assert getattr(before, attr) == getattr(after, attr), attr
 
 
-def test_relative_command_runs_from_another_folder(sockcheck, tmp_path):
+@pytest.fixture
+def open_folder():
+    """A folder the sandbox user can reach (pytest's own temporary folders are root-only)."""
+    folder = Path(tempfile.mkdtemp(prefix="sockcheck-selftest-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_relative_command_runs_from_another_folder(sockcheck, open_folder):
     """A relative command used to resolve against the current folder, so a manifest only worked from its own."""
-    folder = tmp_path / "elsewhere"
+    folder = open_folder / "elsewhere"
     (folder / "srv").mkdir(parents=True)
     for name in ("echo.py", "_serve.py"):
         shutil.copy(SELFTEST_TARGETS / name, folder / "srv" / name)
-    manifest = sockcheck.manifest(
-        target_toml("rel", ["{python}", "srv/echo.py", "{port}", "{host}", sockcheck.tag]), name="elsewhere/m.toml")
+    manifest = write_manifest(folder / "m.toml",
+                              target_toml("rel", ["{python}", "srv/echo.py", "{port}", "{host}", sockcheck.tag]))
     assert Path.cwd() != folder  # pytester runs from its own temporary folder
     run = sockcheck.run("--targets-file", str(manifest), "-k", "tcp.echo.roundtrip")
     assert run.ret == 0, str(run)

@@ -111,3 +111,17 @@ def test_limits_wrap_the_command_in_place():
                                                 "--no-new-privs", "--bounding-set=-all"]
     assert argv[-2:] == ["srv", "7"]
     assert sandbox.Sandbox(sandbox.OFF, "test").command(["srv"], sandbox.Limits()) == ["srv"]
+
+
+@needs_sandbox_user
+def test_a_root_only_folder_is_named(sockcheck, tmp_path):
+    """A relative command in a root-only folder cannot be read by the sandbox user: the launch error says
+    which folder is closed and what to do, instead of only quoting 'Permission denied'."""
+    (tmp_path / "srv").mkdir()
+    for name in ("echo.py", "_serve.py"):
+        (tmp_path / "srv" / name).write_bytes((ROOT / "selftest" / "targets" / name).read_bytes())
+    manifest = sockcheck.manifest(target_toml("closed", ["{python}", "srv/echo.py", "{port}", "{host}", sockcheck.tag]))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", "roundtrip")
+    cell = run.cell("closed", ROUNDTRIP)
+    assert cell["outcome"] == "error", str(run)
+    assert "cannot reach" in cell["message"] and "drwx------" in cell["message"] and "sandbox = false" in cell["message"]
