@@ -39,12 +39,12 @@ EXIT_DEADLINE = 40.0  # seconds for the interrupted run to finish its teardown
 class InterruptedRun:
     """A sockcheck run in a Popen, against targets that keep a check (or a launch) busy."""
 
-    def __init__(self, tmp_path: Path, phase: str, workers: int):
+    def __init__(self, tmp_path: Path, phase: str, workers: int, drop_box: Path):
         self.tmp_path = tmp_path
         self.run_id = new_run_id()
         self.tag = "sockcheck-selftest-tag-" + self.run_id
-        self.accepted = [tmp_path / f"accepted-{i}" for i in range(workers or 1)]
-        self.sigterm_record = tmp_path / "sigterms"
+        self.accepted = [drop_box / f"accepted-{i}" for i in range(workers or 1)]  # written by the targets
+        self.sigterm_record = drop_box / "sigterms"
         if phase == "stubborn-setup":
             # never listens and ignores SIGTERM (recording it): teardown waits out the grace period.
             tables = [target_toml("stubborn", script_command("never_listens.py", self.tag), ready_timeout=60,
@@ -139,11 +139,11 @@ def still_there(pids: set[tuple[int, float]]) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def interrupted(tmp_path):
+def interrupted(tmp_path, drop_box):
     runs: list[InterruptedRun] = []
 
     def start(phase: str, workers: int = 0) -> InterruptedRun:
-        run = InterruptedRun(tmp_path, phase, workers)
+        run = InterruptedRun(tmp_path, phase, workers, drop_box)
         runs.append(run)
         return run
 
@@ -226,11 +226,11 @@ def test_sigterm_to_xdist_controller(interrupted):
 class KilledWorkerRun:
     """An xdist run with one target busy in a check (silent.py) and a correct one beside it."""
 
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, drop_box: Path):
         """Start the run: silent-0's round trip (slow), echo's round trip and binary (quick), -n 2."""
         self.run_id = new_run_id()
         self.tag = "sockcheck-selftest-tag-" + self.run_id
-        self.accepted = tmp_path / "accepted"
+        self.accepted = drop_box / "accepted"  # written by the target
         manifest = write_manifest(
             tmp_path / "targets.toml",
             target_toml("silent-0", script_command("silent.py", self.tag), env={"SELFTEST_ACCEPTED_FILE": str(self.accepted)}),
@@ -282,10 +282,10 @@ def kill_the_busy_worker(run: KilledWorkerRun) -> tuple[int, str, dict, tuple[in
     return ret, run.text(), json.loads(run.json_path.read_text()), (target.pid, created)
 
 
-def test_killed_worker_is_reported_and_its_targets_torn_down(tmp_path):
+def test_killed_worker_is_reported_and_its_targets_torn_down(tmp_path, drop_box):
     """A worker killed mid-check (OOM killer, SIGKILL) used to orphan its target for good: now the target is
     re-parented to the controller (a child subreaper), swept at the end of the run, and the case is reported."""
-    run = KilledWorkerRun(tmp_path)
+    run = KilledWorkerRun(tmp_path, drop_box)
     try:
         ret, text, doc, target = kill_the_busy_worker(run)
         assert ret == 1, f"exit {ret}, expected 1 (a crashed case fails the run)\n{text}"
@@ -300,9 +300,9 @@ def test_killed_worker_is_reported_and_its_targets_torn_down(tmp_path):
         run.cleanup()
 
 
-def test_killed_worker_is_named_in_the_verdict(tmp_path):
+def test_killed_worker_is_named_in_the_verdict(tmp_path, drop_box):
     """The conformance JSON and matrix must say that the worker crashed, not guess at an interrupt."""
-    run = KilledWorkerRun(tmp_path)
+    run = KilledWorkerRun(tmp_path, drop_box)
     try:
         _, _, doc, _ = kill_the_busy_worker(run)
         cell = doc["targets"]["silent-0"]["checks"][ROUNDTRIP]
