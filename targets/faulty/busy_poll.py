@@ -7,11 +7,11 @@ Why it is wrong: non-blocking sockets are meant to be combined with a
 readiness wait.  Without one, every idle moment is spent spinning: the
 process burns a full CPU core doing nothing, starving other programs on the
 host.  The echo itself comes out right, which is why it can go unnoticed.
-Exposed by: CPU time.  While a connected client sends nothing or stops
-reading for 1 s, the process consumes about 1 s of CPU time.  With no
-client at all it does wait in select() on the listening socket (so that it
-does not burn a core between test cases); the spinning starts with the
-first connection.
+Exposed by: tcp.backpressure.slow-reader, by CPU time.  While a connected
+client sends nothing or stops reading for 1 s, the process consumes about
+1 s of CPU time.  With no client at all it does wait in select() on the
+listening socket (so that it does not burn a core between test cases); the
+spinning starts with the first connection.
 (os.sched_yield() only lets other runnable processes go first; it is not a
 wait, the core is still busy.)
 

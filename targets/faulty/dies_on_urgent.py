@@ -25,6 +25,9 @@ connection: the rest of the echo never comes (the client typically gets
 the receive queue when close() is called, a reset).  Apart from that it is
 a correct echo server: non-blocking sockets, per-connection buffers,
 half-close, resets survived, SIGTERM -> exit status 0.
+
+Exposed by: tcp.urgent.stream-intact (the connection ends at the urgent
+byte instead of echoing "abcdef").
 """
 
 import errno

@@ -8,8 +8,9 @@
  * arrived", once; it does not repeat while data stays unread.  Whatever the
  * single read leaves in the kernel buffer is stranded until the peer happens
  * to send more, and a peer that waits for its echo never will.
- * Exposed by: any segment carrying more than one byte: one byte comes back
- * per arrival, and after the client's last write the rest stays stranded.
+ * Exposed by: every check whose segments carry more than one byte, from
+ * tcp.echo.roundtrip and tcp.stream.coalesced on: one byte comes back per
+ * arrival, and after the client's last write the rest stays stranded.
  * (With a bigger read the bug hides or shows depending on how the kernel
  * happened to coalesce writes; one byte makes every check deterministic.)
  *

@@ -6,8 +6,10 @@
  * parent's copy keeps the connection open: a half-closing client never gets
  * EOF, and the parent leaks one fd per connection until accept() hits EMFILE
  * (later children also inherit all those leaked fds).
- * Exposed by: the half-close checks (no EOF after shutdown(SHUT_WR)) and
- * tcp.process.fd-leak (the process tree's fd count keeps growing).
+ * Exposed by: tcp.half-close.eof-after-echo and tcp.half-close.large (no
+ * EOF after shutdown(SHUT_WR)), tcp.close.fin-not-rst (no FIN after the
+ * client's close) and tcp.process.fd-leak (the process tree's fd count
+ * keeps growing).
  * Reaping (looping SIGCHLD handler) and SIGTERM handling are correct. */
 #define _GNU_SOURCE
 #include "children.h"

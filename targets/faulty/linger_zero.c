@@ -32,7 +32,11 @@
  * (all bytes echoed, short writes handled, EOF handled, resets survived,
  * SIGTERM -> exit 0) but sets SO_LINGER {1, 0} on each accepted socket, so
  * the close() after the client's EOF puts an RST on the wire where a FIN
- * should be.  The conformance suite must catch this.
+ * should be.
+ *
+ * Exposed by: tcp.close.fin-not-rst, tcp.half-close.eof-after-echo and
+ * tcp.half-close.large (an RST where the FIN should be, and the echo still
+ * unsent at close() thrown away).
  */
 #define _GNU_SOURCE
 #include "conn_thread.h"

@@ -8,7 +8,8 @@ recv() may return two lines sent back to back (coalesced into one segment,
 or simply both waiting in the buffer) or half of one line (the other half
 arrives later).  Framing must be done by the application: buffer the bytes
 and split on b"\\n" yourself.
-Exposed by: any echo: the stream that comes back has an extra b"\\n" at
+Exposed by: every echo check, from tcp.echo.roundtrip and
+tcp.stream.coalesced on: the stream that comes back has an extra b"\\n" at
 every place where a recv() happened to end, which no client can predict.
 (Appending whatever the content makes the bug independent of the payload,
 so the verdict is the same for every seed.)

@@ -6,9 +6,10 @@
  * the kernel send buffer right now and returns that count.  The caller must
  * keep the remainder and send it when poll() reports POLLOUT; the return
  * value is not a formality.
- * Exposed by: a large stream (e.g. 8 MiB) while the client reads more
+ * Exposed by: tcp.echo.large, tcp.half-close.large and
+ * tcp.backpressure.slow-reader (a large stream while the client reads more
  * slowly than it writes: the send buffer fills, and the echo comes back
- * with bytes missing.  Small echoes always fit, so they work.  The modest
+ * with bytes missing).  Small echoes always fit, so they work.  The modest
  * fixed send buffer (a legitimate choice) makes the short write happen on
  * every run rather than only when the client happens to read slowly.
  *

@@ -7,8 +7,9 @@
  * MSG_TRUNC case), not kept for a later call as TCP would.  The buffer must
  * hold the largest datagram possible (65535 bytes), or the server must at
  * least detect truncation.
- * Exposed by: any datagram longer than 1024 bytes (e.g. 1500 or 8000): the
- * echo is 1024 bytes long.  Short and zero-length datagrams echo fine.
+ * Exposed by: udp.datagram.max-size and udp.datagram.boundaries (any
+ * datagram longer than 1024 bytes: the echo is 1024 bytes long).  Short
+ * and zero-length datagrams echo fine.
  *
  * Everything else is meant to be correct: each datagram echoed to its own
  * sender, zero-length datagrams echoed, SIGTERM via ppoll. */

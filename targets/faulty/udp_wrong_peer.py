@@ -6,9 +6,9 @@ and echoes every datagram of the batch to that one address.
 Why it is wrong: a UDP socket is shared by all clients; there is no
 connection, so the peer address belongs to each datagram and must be kept
 with it (recvfrom's address goes to that datagram's sendto).
-Exposed by: two clients sending datagrams interleaved, back to back: both
-land in one batch, so one client receives the other's datagrams (and its
-own go elsewhere).  A single client works.
+Exposed by: udp.peers.reply-to-sender (two clients sending datagrams
+interleaved, back to back: both land in one batch, so one client receives
+the other's datagrams, and its own go elsewhere).  A single client works.
 
 Everything else is meant to be correct: datagrams echoed whole (64 KiB
 buffer), zero-length datagrams echoed, no busy loop, SIGTERM -> exit 0.

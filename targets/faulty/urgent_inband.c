@@ -26,6 +26,10 @@
  * but contradicts the declared "urgent" policy.  Otherwise it is a correct
  * echo server: a poll() loop on non-blocking sockets with per-connection
  * output buffers, half-close handled, resets survived, SIGTERM -> exit 0.
+ *
+ * Exposed by: tcp.urgent.stream-intact and tcp.urgent.wire-pointer (the
+ * "!" comes back in-band, never as urgent data, and no echo segment
+ * carries URG).
  */
 #define _GNU_SOURCE
 #include "net.h"
