@@ -239,9 +239,16 @@ def test_matrix_shows_what_gates_in_upper_case():
 
 
 def test_inconclusive_never_fails_the_run():
-    """Inconclusive is listed as a problem but never gates, under any gate."""
+    """Inconclusive is listed as a problem, names the check that owns the behaviour, and never gates."""
     for gate in (Gate(), Gate("must"), Gate("capacity")):
         assert not gate.gates("inconclusive", MUST)
+    v = Verdicts(targets={"t": {"transport": "tcp", "model": "other"}}, check_order=list(CATALOGUE))
+    v.record({"target": "t", "check": "tcp.process.fd-leak", "outcome": "inconclusive", "gating": False,
+              "message": "cannot judge fd leak: the warm-up was not echoed (see tcp.echo.roundtrip)",
+              "owner": ROUNDTRIP}, "a[t]", 0.1)
+    cell = v.document({})["targets"]["t"]["checks"]["tcp.process.fd-leak"]
+    assert (cell["outcome"], cell["gating"], cell["owner"]) == ("inconclusive", False, ROUNDTRIP)
+    assert v.problems() and not v.gating_problems()
 
 
 # -- the baseline --------------------------------------------------------------------------
