@@ -103,3 +103,38 @@ bench: build
 
 soak: build
 	$(VENV)/bin/python bench/soak
+
+# The interop run (docs/interop.md): the catalogue against real servers from Debian packages
+# and idiomatic servers in Java, Node and Go (targets/interop.toml). Not part of conformance or
+# test: it installs more, and its findings are the servers', not the suite's. The JVM starts
+# for every case, so the run keeps to INTEROP_WORKERS; the page is written even when the run
+# fails, and make then exits with the run's status.
+#   make interop   install what is missing (as root), build, run, write docs/interop.md
+.PHONY: interop interop-deps
+
+INTEROP_WORKERS ?= 2
+INTEROP_JSON    := reports/interop.json
+INTEROP_RUN     := $(PYTEST) -n $(INTEROP_WORKERS) --targets-file targets/interop.toml \
+	--conformance-json=$(INTEROP_JSON) --conformance-md=reports/interop.md
+# command:package pairs; inetd is looked for in sbin, which a non-root PATH may lack.
+INTEROP_TOOLS   := socat:socat ncat:ncat tcpserver:ucspi-tcp busybox:busybox javac:default-jdk-headless \
+	node:nodejs go:golang-go inetd:openbsd-inetd
+
+interop: deps venv interop-deps
+	$(MAKE) -s -C targets/interop
+	status=0; $(INTEROP_RUN) || status=$$?; \
+	$(VENV)/bin/python scripts/gen-interop-doc --json $(INTEROP_JSON) --command "$(INTEROP_RUN)" && exit $$status
+
+interop-deps:
+	@missing=""; \
+	for pair in $(INTEROP_TOOLS); do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" -eq 0 ]; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq$$missing; \
+		else \
+			echo "make interop needs:$$missing. As root, run: apt-get install -y$$missing" >&2; exit 1; \
+		fi; \
+	fi

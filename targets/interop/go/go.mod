@@ -1,0 +1,3 @@
+module sockcheck.interop
+
+go 1.19
