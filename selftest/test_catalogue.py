@@ -30,12 +30,6 @@ MAX_SPECIFIC_VIOLATIONS = 5
 # Checks that no bundled faulty target breaks specifically yet, and why.  The
 # list may only shrink: a check that gains a specific breaker must leave it.
 AWAITING_SPECIFIC_BREAKER = {
-    "tcp.echo.roundtrip": "a server that echoes nothing promptly fails every other check that waits for an echo "
-                          "(f-stdio-unflushed declares 12); one that closes every connection unanswered is a single "
-                          "finding, but exchange() then errors when shutdown(SHUT_WR) meets the server's RST (ENOTCONN)",
-    "tcp.echo.binary": "a binary-unsafe server (strlen, text decoding) corrupts only streams that hold a NUL, CR or LF; "
-                       "the other checks send seeded random bytes, so which of them fail depends on the seed "
-                       "(32 random bytes hold a NUL for 12% of seeds)",
     "tcp.stream.reassembly": "its stimulus, many small segments, is chunking every stream has; a server that breaks on it "
                              "deterministically breaks the other stream checks too",
     "tcp.nagle.small-writes": "its server-side rule is an intact echo of coalesced tiny writes; where the server's reads "
