@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
-from fixtures.wire import Segment, ladder_svg, ladder_text, relative_segments, RawSegment, to_segments
+import psutil
+import pytest
+
+from fixtures.wire import (Capture, CaptureUnavailable, RawSegment, Segment, filter_program, ladder_svg, ladder_text,
+                           relative_segments, to_segments)
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
 CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"
@@ -60,3 +65,64 @@ def test_relative_sequence_numbers_and_urgent_pointer():
     assert "urg=1" in text and text.splitlines()[0] == "title"
     assert text.count("▶") == 3 and text.count("◀") == 1
     assert ladder_svg(segments, "t").count("<polygon") == 4
+
+
+def test_filter_program_jumps_stay_inside_the_program():
+    """Every jump of the kernel filter lands on an instruction, and the program ends in returns."""
+    program = filter_program(10000)
+    for index, (code, jt, jf, _k) in enumerate(program):
+        if code & 0x07 == 0x05:  # BPF_JMP
+            assert index + 1 + jt < len(program) and index + 1 + jf < len(program), (index, jt, jf)
+    assert [code for code, *_ in program[-2:]] == [0x06, 0x06]
+
+
+@pytest.fixture
+def capture_here():
+    """A capture of a listener on this worker's loopback, and a connected pair through it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    capture = Capture(port)
+    try:
+        capture.start()
+    except CaptureUnavailable as exc:
+        listener.close()
+        pytest.skip(str(exc))
+    client = socket.create_connection(("127.0.0.1", port), timeout=2)
+    listener.settimeout(2)
+    server, _ = listener.accept()
+    server.settimeout(2)
+    yield capture, client, server
+    for sock in (client, server, listener):
+        sock.close()
+    capture.stop()
+
+
+def test_capture_keeps_the_ports_segments_once_and_nothing_else(capture_here):
+    """The kernel filter keeps one copy of each segment of the target's port; other traffic and the
+    start marker stay out of the capture (and out of its pcap)."""
+    capture, client, server = capture_here
+    other = socket.create_server(("127.0.0.1", 0))
+    with other, socket.create_connection(other.getsockname(), timeout=2) as stranger:
+        stranger.sendall(b"not ours")
+    client.sendall(b"ping")
+    assert server.recv(16) == b"ping"
+    server.sendall(b"pong")
+    assert client.recv(16) == b"pong"
+    assert capture.wait_for(lambda segs: sum(s.length for s in segs) >= 8, 2)
+    segments = capture.segments()
+    assert [s.flags for s in segments[:3]] == ["S", "SA", "A"]
+    assert [s.payload for s in segments if s.length] == [b"ping", b"pong"]
+    assert all(s.payload != b"not ours" for s in segments)
+
+
+def test_capture_stops_and_reaps_its_process(capture_here):
+    """The capture process exits and is reaped at stop; the pcap holds what segments() showed."""
+    capture, client, server = capture_here
+    client.sendall(b"x")
+    assert server.recv(1) == b"x"
+    process = psutil.Process().children()
+    assert any("capture_process" in " ".join(p.cmdline()) for p in process)
+    capture.stop()
+    assert not any("capture_process" in " ".join(p.cmdline()) for p in psutil.Process().children())
+    assert capture.problem is None
+    assert capture.cpu_seconds > 0
