@@ -1,53 +1,118 @@
-"""udp.burst: a UDP server keeps up with a burst (UDP may drop, but a good server rarely does)."""
+"""udp.burst: a UDP server absorbs a burst of datagrams (UDP may drop, but a good server rarely does)."""
 
 from __future__ import annotations
 
-import selectors
 import socket
 import time
+from collections import Counter
+from dataclasses import dataclass
 
 from fixtures.checkmark import check
-from fixtures.verdict import violation
+from fixtures.verdict import Inconclusive, violation
 
 COUNT = 500
 SIZE = 512
 REQUIRED = 0.95
+ALLOWED_LOSS = COUNT - int(REQUIRED * COUNT)
+# Datagrams sent back-to-back before the client waits for their replies.  The
+# kernel's default receive buffer (net.core.rmem_default, 212,992 bytes)
+# queues about 166 datagrams of 512 bytes, so a server that does not run at
+# all during a burst still loses none of 50; a 16 KiB SO_RCVBUF (32 KiB once
+# the kernel doubles it) queues about 25 and drops the rest of every burst
+# that arrives while it is busy.
+BURST = 50
+# Room for a whole burst of replies while the client is still sending (the
+# kernel caps the request at net.core.rmem_max; its default still holds 300).
 CLIENT_RCVBUF = 4 * 1024 * 1024
 
 
-@check("udp.burst")
-def test_burst(target, udp_client, payloads, prompt):
-    """UDP has no flow control: datagrams that arrive while the receive buffer is full are dropped.
+@dataclass
+class BurstTally:
+    """What came back of the datagrams sent so far."""
 
-    A server that reads slowly or has a tiny SO_RCVBUF loses most of a burst.
-    500 datagrams of 512 bytes are sent back-to-back (the client drains its
-    replies as it goes).  Pass: at least 95% come back, and every one that
-    does is intact (byte-identical to one that was sent, no duplicates).
+    sent: int
+    returned: int  # distinct sent datagrams that came back byte for byte
+    duplicates: int  # extra copies of datagrams already returned
+    altered: int  # replies of the sent size whose bytes match no datagram sent
+    reshaped: list[int]  # sizes of replies that are not one datagram's size: merged, split or cut
+
+    @property
+    def lost(self) -> int:
+        return self.sent - self.returned
+
+    def loss(self) -> str:
+        return f"{self.lost} of {self.sent} lost ({100 * self.lost / self.sent:.1f}%)"
+
+
+def tally_burst(sent: list[bytes], got: list[bytes]) -> BurstTally:
+    """Sort the replies: whole, duplicated, altered, or reshaped (another size than every datagram sent)."""
+    expected = set(sent)
+    counts = Counter(g for g in got if g in expected)
+    others = [g for g in got if g not in expected]
+    sizes = {len(s) for s in sent}
+    return BurstTally(sent=len(sent), returned=len(counts), duplicates=sum(counts.values()) - len(counts),
+                      altered=sum(len(g) in sizes for g in others),
+                      reshaped=[len(g) for g in others if len(g) not in sizes])
+
+
+def receive_replies(sock: socket.socket, got: list[bytes], sent: list[bytes], quiet: float) -> None:
+    """Append replies to ``got`` until they match ``sent`` in count or in bytes, or none came for ``quiet`` s."""
+    wanted_bytes = sum(map(len, sent))
+    sock.settimeout(quiet)
+    while len(got) < len(sent) and sum(map(len, got)) < wanted_bytes:
+        try:
+            got.append(sock.recv(65536))
+        except TimeoutError:
+            return
+
+
+@check("udp.burst")
+def test_burst(target, udp_client, payloads, prompt, note):
+    """UDP has no flow control: a server must drain its socket as fast as a client sends, or queue the difference.
+
+    Datagrams that arrive while the server is busy wait in its receive
+    buffer; whatever does not fit is dropped by the kernel, silently.  The
+    kernel's default buffer queues a burst of small datagrams whole, so a
+    plain recvfrom()/sendto() loop loses nothing even when it gets no CPU
+    during the burst; a tiny SO_RCVBUF drops datagrams as soon as a few are
+    queued.  500 datagrams of 512 bytes go out in bursts of 50 back-to-back;
+    the next burst waits until the last one's replies are back (or none came
+    for a quarter of the prompt time), so the pace follows the server, never
+    this machine's speed or load.  Pass: at least 95% come back, and every one
+    that does is intact (byte-identical to one that was sent, no duplicates).
+    The loss figure is recorded either way; once more than 5% are lost for
+    good the check stops sending.
     """
     sock = udp_client()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CLIENT_RCVBUF)
-    sent = {payloads.data(SIZE, f"burst{i}") for i in range(COUNT)}
+    datagrams = payloads.pieces(COUNT, SIZE, "burst")
+    started = time.monotonic()
     got: list[bytes] = []
-    sock.setblocking(False)
-    with selectors.DefaultSelector() as selector:
-        selector.register(sock, selectors.EVENT_READ)
-        for datagram in sent:
+    sent = 0
+    while sent < COUNT:
+        for datagram in datagrams[sent:sent + BURST]:
             sock.sendto(datagram, target.address)
-            while selector.select(0):
-                got.append(sock.recv(65536))
-        last = time.monotonic()
-        while len(got) < COUNT and time.monotonic() - last < prompt / 4:
-            for _ in selector.select(prompt / 4):
-                try:
-                    got.append(sock.recv(65536))
-                except BlockingIOError:
-                    continue
-                last = time.monotonic()
-    broken = [g for g in got if g not in sent]
-    duplicates = len(got) - len(set(got))
-    if broken or duplicates:
+        sent = min(sent + BURST, COUNT)
+        receive_replies(sock, got, datagrams[:sent], prompt / 4)
+        if tally_burst(datagrams[:sent], got).lost > ALLOWED_LOSS:
+            break
+    # Stragglers of a server that was slow, not lossy, still count.
+    receive_replies(sock, got, datagrams[:sent], prompt)
+    tally = tally_burst(datagrams[:sent], got)
+    elapsed = time.monotonic() - started
+    stopped = f", stopped after {sent} of {COUNT}" if sent < COUNT else ""
+    if tally.reshaped:
+        note(f"bursts of {BURST}: {tally.returned} of {sent} back as sent, {len(tally.reshaped)} replies of "
+             f"another size, in {elapsed:.2f}s{stopped}")
+    else:
+        note(f"bursts of {BURST}: {tally.loss()} in {elapsed:.2f}s{stopped}")
+    if tally.reshaped:
+        raise Inconclusive("udp burst loss", f"{len(tally.reshaped)} of {len(got)} replies were not single "
+                           f"{SIZE}-byte datagrams (sizes {sorted(set(tally.reshaped))[:5]}), so what was lost "
+                           "cannot be counted", "udp.datagram.boundaries")
+    if tally.altered or tally.duplicates:
         raise violation("udp burst", "every returned datagram intact",
-                        f"{len(broken)} altered and {duplicates} duplicated of {len(got)} returned")
-    if len(got) < REQUIRED * COUNT:
-        raise violation("udp burst", f"at least {int(REQUIRED * COUNT)} of {COUNT} datagrams back",
-                        f"{len(got)} ({100 * len(got) / COUNT:.0f}%)")
+                        f"{tally.altered} altered and {tally.duplicates} duplicated of {len(got)} returned")
+    if tally.lost > ALLOWED_LOSS:
+        raise violation("udp burst", f"at most {ALLOWED_LOSS} of {COUNT} datagrams lost",
+                        tally.loss() + (f" (stopped sending after {sent})" if sent < COUNT else ""))
