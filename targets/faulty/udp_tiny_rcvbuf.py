@@ -6,7 +6,7 @@ work standing in for, say, a blocking DNS lookup per request).  UDP has no flow 
 that do not fit in the tiny buffer are silently discarded by the kernel.
 A real server sizes its receive buffer for the bursts it must absorb.
 
-Exposed by: udp.burst (most of 500 back-to-back datagrams are lost).
+Exposed by: udp.burst (the buffer holds some 25 of each burst of 50, the rest is lost).
 """
 
 import os
