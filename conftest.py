@@ -1,13 +1,10 @@
 """Plugin wiring: the sockcheck pytest plugin lives in fixtures/plugin.py.
 
-``make`` installs the project into .venv (``pip install -e .``), which
-registers the plugin as the ``sockcheck`` pytest11 entry point.  pytest then
-loads it before parsing the command line, so ``--targets-file /elsewhere/x.toml``
-cannot be mistaken for a test path that moves the rootdir away from this
-checkout.  In a bare checkout without that install, this conftest loads it.
+In a checkout, pytest finds this file in the rootdir and loads the plugin
+from it.  The installed ``sockcheck`` command (fixtures/cli.py) loads it with
+``-p`` instead, before the command line is parsed; the plugin is no pytest11
+entry point, so a pytest run of another project in the same environment
+never loads it.
 """
 
-from importlib.metadata import entry_points
-
-if not any(ep.name == "sockcheck" for ep in entry_points(group="pytest11")):
-    pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["fixtures.plugin"]
