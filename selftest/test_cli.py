@@ -1,0 +1,105 @@
+"""The installed ``sockcheck`` command: argument forms, exit codes, a user's folder that holds its own
+pytest configuration, and shards that merge into the verdicts of one run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import iniconfig
+import pytest
+
+from fixtures import cli
+from fixtures.merge import junit, merge
+from selftest.running import BUNDLED_MANIFEST, PYTEST_INI, c_command, new_run_id, run_env, target_toml, write_manifest
+
+SOCKCHECK = Path(sys.executable).parent / "sockcheck"
+ROUNDTRIP = "tcp.echo.roundtrip"
+HOSTILE_INI = "[pytest]\naddopts = -x --no-such-option\ntestpaths = nowhere\n"
+HOSTILE_CONFTEST = 'raise SystemExit("the user\'s conftest.py was loaded")\n'
+
+pytestmark = pytest.mark.skipif(not SOCKCHECK.exists(), reason="the sockcheck command is not installed in this venv")
+
+
+@pytest.fixture
+def user_folder(tmp_path):
+    """An empty folder holding a server's own pytest.ini and conftest.py, as a user's project might."""
+    (tmp_path / "pytest.ini").write_text(HOSTILE_INI)
+    (tmp_path / "conftest.py").write_text(HOSTILE_CONFTEST)
+    return tmp_path
+
+
+def sockcheck(folder: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([str(SOCKCHECK), *args], cwd=folder, env=run_env(new_run_id()), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def cells(path: Path) -> dict:
+    doc = json.loads(path.read_text())
+    return {(t, c): (cell["outcome"], cell["gating"]) for t, e in doc["targets"].items() for c, cell in e["checks"].items()}
+
+
+def test_suite_ini_is_the_checkouts_pytest_ini():
+    """The command carries the suite's configuration itself (pytest.ini is not in the distribution)."""
+    mine, theirs = iniconfig.IniConfig("suite.ini", cli.SUITE_INI), iniconfig.IniConfig(str(PYTEST_INI))
+    assert {k: v for k, v in mine["pytest"].items()} == {k: v for k, v in theirs["pytest"].items()}
+
+
+def test_version_and_list_checks(user_folder):
+    version = sockcheck(user_folder, "--version")
+    assert version.returncode == 0 and version.stdout.startswith("sockcheck ")
+    listing = sockcheck(user_folder, "--list-checks")
+    assert listing.returncode == 0 and ROUNDTRIP in listing.stdout and "tcp.limits.c10k" in listing.stdout
+
+
+@pytest.mark.parametrize("form", ["space", "equals", "one-liner"])
+def test_argument_forms_from_a_users_folder(user_folder, form):
+    """--targets-file PATH used to stop with 'write --targets-file=...'; and the user's own pytest.ini
+    and conftest.py must not change the verdicts (here they would break the run outright)."""
+    manifest = write_manifest(user_folder / "me" / "me.toml",
+                              target_toml("me", c_command("epoll_echo"), model="epoll"))
+    target = {"space": ["--targets-file", str(manifest)], "equals": [f"--targets-file={manifest}"],
+              "one-liner": ["--target", f"me={c_command('epoll_echo')[0]} {{port}} {{host}}"]}[form]
+    run = sockcheck(user_folder, *target, "-k", "echo", "--conformance-json=out.json")
+    assert run.returncode == 0, run.stdout + run.stderr
+    outcomes = cells(user_folder / "out.json")
+    assert outcomes[("me", ROUNDTRIP)] == ("passed", False) and len(outcomes) >= 3
+
+
+def test_exit_codes(user_folder):
+    """0 green, 1 a failed check, 4 a bad manifest or an empty selection."""
+    broken = write_manifest(user_folder / "bad.toml", '[[target]]\nname = "x"\ncommand = ["srv"]\ntransport = "tcp"\n')
+    assert sockcheck(user_folder, "--targets-file", str(broken)).returncode == 4
+    corrupts = Path(__file__).parent / "targets" / "corrupts_echo.py"
+    failing = sockcheck(user_folder, "--target", f"wrong={{python}} {corrupts} {{port}}", "-k", "roundtrip")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "replay: sockcheck 'suites/tcp/test_echo.py::test_roundtrip[wrong]'" in failing.stdout
+    empty = sockcheck(user_folder, "--target", f"wrong={{python}} {corrupts} {{port}}", "-k", "no_such_check")
+    assert empty.returncode == 4 and "no test case selected" in empty.stdout
+
+
+def test_three_shards_merge_into_one_run(user_folder):
+    """--shard K/N slices the cases by a hash of their node ids; merged, the slices give the verdicts,
+    the exit status and the JUnit of one unsharded run."""
+    selection = ["--targets-file", str(BUNDLED_MANIFEST), "--only-target", "c-epoll", "--only-target", "c-udp",
+                 "--only-target", "f-linger-zero", "-k", "echo or close or half-close", "--seed", "7"]
+    whole = sockcheck(user_folder, *selection, "--conformance-json=all.json")
+    shards = [sockcheck(user_folder, *selection, f"--shard={k}/3", f"--conformance-json=s{k}.json") for k in (1, 2, 3)]
+    assert whole.returncode == 0 and all(s.returncode == 0 for s in shards), [s.stdout for s in shards]
+    assert all(cells(user_folder / f"s{k}.json") for k in (1, 2, 3))  # each shard ran something
+    merged = sockcheck(user_folder, "merge", "s1.json", "s2.json", "s3.json", "--conformance-json=merged.json",
+                       "--junitxml=merged.xml")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert cells(user_folder / "merged.json") == cells(user_folder / "all.json")
+    assert "tcp.close.fin-not-rst[f-linger-zero]" in (user_folder / "merged.xml").read_text()
+
+
+def test_merge_fails_the_run_when_a_shard_did():
+    document = {"schema": 2, "run": {"seed": 1}, "targets": {"x": {"transport": "tcp", "model": "other", "checks": {
+        ROUNDTRIP: {"outcome": "failed", "gating": True, "message": "echo: expected a; got b", "duration": 0.1,
+                    "nodeids": ["suites/tcp/test_echo.py::test_roundtrip[x]"]}}}}}
+    verdicts = merge([document])
+    assert verdicts.gating_problems()
+    assert junit(verdicts).getroot().get("failures") == "1"
