@@ -65,13 +65,12 @@ $(ALLURE): $(REPORTS_TOOL)/package.json $(REPORTS_TOOL)/package-lock.json
 
 venv: $(STAMP)
 
-# The editable install is in compat mode: a plain path in a .pth file.  The default
-# mode installs an import hook that every start of the venv's Python runs, and the
-# bundled Python targets are started hundreds of times per run.
+# The editable install maps the import name `sockcheck` to fixtures/ (and the catalogue to suites/),
+# through setuptools' import finder; the pinned requirements come first, so nothing else is fetched.
 $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 # cc, make and prlimit (util-linux) are what the targets and the launcher need.

@@ -7,4 +7,4 @@ entry point, so a pytest run of another project in the same environment
 never loads it.
 """
 
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["sockcheck.plugin"]

@@ -202,7 +202,7 @@ def write_report(path: Path, document: dict) -> None:
 def export_head(dest: Path, rev: str = "HEAD") -> str:
     """``git archive REV`` into ``dest``: a committed tree, whatever is being edited in the checkout.
 
-    The venv's editable install of the plugin maps ``fixtures`` to the
+    The venv's editable install maps ``sockcheck`` to the checkout's fixtures/ and ``fixtures`` to the
     checkout, but only after sys.path: with ``dest`` first on PYTHONPATH
     (pytest_env does that) the snapshot's own harness is the one loaded.
     """

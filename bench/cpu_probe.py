@@ -21,7 +21,7 @@ import resource
 
 import pytest
 
-from fixtures import proctree
+from sockcheck import proctree
 
 CPU_DIR_VARIABLE = "SOCKCHECK_BENCH_CPU_DIR"
 _totals = {"target_cpu": 0.0, "launches": 0, "ready_seconds": {}}

@@ -14,7 +14,7 @@ from any current folder because:
 * ``-c`` makes ROOT/pytest.ini the config (its addopts, markers, timeouts),
   and the conftest.py next to it is loaded because it sits in an ancestor of
   the suite path given on the command line, within the config's folder;
-  that conftest loads ``fixtures.plugin`` after pytest put ROOT on sys.path;
+  that conftest loads ``sockcheck.plugin`` after pytest put ROOT on sys.path;
 * the suite path is absolute, and node ids stay relative to ``--rootdir``
   (``suites/tcp/test_echo.py::test_roundtrip[NAME]``);
 * relative outputs (the default ``reports/conformance.json``) land in the

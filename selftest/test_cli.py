@@ -11,8 +11,8 @@ from pathlib import Path
 import iniconfig
 import pytest
 
-from fixtures import cli
-from fixtures.merge import junit, merge
+from sockcheck import cli
+from sockcheck.merge import junit, merge
 from selftest.running import BUNDLED_MANIFEST, PYTEST_INI, c_command, new_run_id, run_env, target_toml, write_manifest
 
 SOCKCHECK = Path(sys.executable).parent / "sockcheck"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fixtures.clients import (COMPLETE, NARROW_MSS, STALLED, ConnectionHolder, StreamResult, converse,
+from sockcheck.clients import (COMPLETE, NARROW_MSS, STALLED, ConnectionHolder, StreamResult, converse,
                               narrow_connect, open_many, send_until_stalled, unread_bytes)
 from suites.tcp.test_concurrency import describe_waves, served_figures, stolen_bytes, waves
 from suites.tcp.test_limits import Tally, ordinal

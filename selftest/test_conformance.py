@@ -1,4 +1,4 @@
-"""Unit tests of fixtures.conformance (verdict folding, JSON document, matrix) and fixtures.verdict."""
+"""Unit tests of sockcheck.conformance (verdict folding, JSON document, matrix) and sockcheck.verdict."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from fixtures.catalogue import CATALOGUE
-from fixtures.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
-from fixtures.verdict import Violation, describe_stream, first_difference, violation
+from sockcheck.catalogue import CATALOGUE
+from sockcheck.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
+from sockcheck.verdict import Violation, describe_stream, first_difference, violation
 
 RT, BIN, UDP = "tcp.echo.roundtrip", "tcp.echo.binary", "udp.echo.roundtrip"
 
@@ -163,7 +163,7 @@ def test_render_matrix_empty():
     assert render_matrix(verdicts("t"), 120) == []
 
 
-# -- fixtures.verdict ------------------------------------------------------------------
+# -- sockcheck.verdict ------------------------------------------------------------------
 
 def naive_first_difference(a: bytes, b: bytes) -> int | None:
     if a == b:

@@ -14,10 +14,10 @@ import time
 import psutil
 import pytest
 
-from fixtures import launcher
-from fixtures.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
-from fixtures.manifest import TargetSpec
-from fixtures.ports import PortAllocator
+from sockcheck import launcher
+from sockcheck.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
+from sockcheck.manifest import TargetSpec
+from sockcheck.ports import PortAllocator
 from selftest.running import (
     RUN_VARIABLE,
     SELFTEST_TARGETS,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.manifest import (
+from sockcheck.manifest import (
     DEFAULT_READY_TIMEOUT,
     ManifestError,
     check_unique,

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures.wire import (Capture, CaptureUnavailable, RawSegment, Segment, filter_program, ladder_svg, ladder_text,
+from sockcheck.wire import (Capture, CaptureUnavailable, RawSegment, Segment, filter_program, ladder_svg, ladder_text,
                            relative_segments, to_segments)
 from selftest.running import BUNDLED_MANIFEST, ROOT
 

@@ -6,11 +6,11 @@ import signal
 
 import psutil
 
-from fixtures.checkmark import check
-from fixtures.clients import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
+from sockcheck.checkmark import check
+from sockcheck.clients import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
                               set_linger_reset)
-from fixtures.polling import poll_until
-from fixtures.verdict import Inconclusive, describe_stream, violation
+from sockcheck.polling import poll_until
+from sockcheck.verdict import Inconclusive, describe_stream, violation
 
 WARMUP = 64 * 1024
 UNREAD = 1024 * 1024

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from fixtures.checkmark import check
-from fixtures.clients import StreamResult, converse, converse_through_retransmission, exchange, open_many
-from fixtures.verdict import Inconclusive, violation
+from sockcheck.checkmark import check
+from sockcheck.clients import StreamResult, converse, converse_through_retransmission, exchange, open_many
+from sockcheck.verdict import Inconclusive, violation
 
 PARALLEL_CLIENTS = 64
 PARALLEL_CHUNKS = 4

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from fixtures.checkmark import check
-from fixtures.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
-from fixtures.polling import poll_until
-from fixtures.verdict import Inconclusive, describe_stream, violation
+from sockcheck.checkmark import check
+from sockcheck.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
+from sockcheck.polling import poll_until
+from sockcheck.verdict import Inconclusive, describe_stream, violation
 
 SELECT_CONNECTIONS = 1100
 SELECT_BUDGET = 36.0  # seconds for all of them: below the catalogue's timeout, with room for teardown

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fixtures.checkmark import check
-from fixtures.clients import EOF_, RESET, exchange
-from fixtures.scheduling import unpreempted
-from fixtures.verdict import describe_stream, violation
-from fixtures.wire import client_bytes
+from sockcheck.checkmark import check
+from sockcheck.clients import EOF_, RESET, exchange
+from sockcheck.scheduling import unpreempted
+from sockcheck.verdict import describe_stream, violation
+from sockcheck.wire import client_bytes
 
 TINY_WRITES = 1000
 

@@ -7,9 +7,9 @@ import select
 import socket
 import time
 
-from fixtures.checkmark import check
-from fixtures.clients import exchange
-from fixtures.verdict import violation
+from sockcheck.checkmark import check
+from sockcheck.clients import exchange
+from sockcheck.verdict import violation
 
 BEFORE, URGENT, AFTER = b"abc", b"!", b"def"
 URGENT_OFFSET = len(BEFORE)  # the urgent byte's offset in the client's stream

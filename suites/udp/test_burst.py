@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from fixtures.checkmark import check
-from fixtures.verdict import Inconclusive, violation
+from sockcheck.checkmark import check
+from sockcheck.verdict import Inconclusive, violation
 
 COUNT = 500
 SIZE = 512

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fixtures.checkmark import check
-from fixtures.verdict import violation
+from sockcheck.checkmark import check
+from sockcheck.verdict import violation
 
 
 @check("udp.echo.roundtrip")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import selectors
 
-from fixtures.checkmark import check
-from fixtures.clients import recv_datagrams
-from fixtures.verdict import violation
+from sockcheck.checkmark import check
+from sockcheck.clients import recv_datagrams
+from sockcheck.verdict import violation
 
 PER_CLIENT = 8
 
