@@ -103,14 +103,14 @@ def test_burst(target, udp_client, payloads, prompt, note):
     elapsed = time.monotonic() - started
     stopped = f", stopped after {sent} of {COUNT}" if sent < COUNT else ""
     if tally.reshaped:
-        note(f"bursts of {BURST}: {tally.returned} of {sent} back as sent, {len(tally.reshaped)} replies of "
-             f"another size, in {elapsed:.2f}s{stopped}")
+        note(f"bursts of {BURST}: {tally.returned} of {sent} back as sent, replies of another size: "
+             f"{len(tally.reshaped)}, in {elapsed:.2f}s{stopped}")
     else:
         note(f"bursts of {BURST}: {tally.loss()} in {elapsed:.2f}s{stopped}")
     if tally.reshaped:
-        raise Inconclusive("udp burst loss", f"{len(tally.reshaped)} of {len(got)} replies were not single "
-                           f"{SIZE}-byte datagrams (sizes {sorted(set(tally.reshaped))[:5]}), so what was lost "
-                           "cannot be counted", "udp.datagram.boundaries")
+        raise Inconclusive("udp burst loss", f"replies that are not one {SIZE}-byte datagram: "
+                           f"{len(tally.reshaped)} of {len(got)} (sizes {sorted(set(tally.reshaped))[:5]}), "
+                           "so what was lost cannot be counted", "udp.datagram.boundaries")
     if tally.altered or tally.duplicates:
         raise violation("udp burst", "every returned datagram intact",
                         f"{tally.altered} altered and {tally.duplicates} duplicated of {len(got)} returned")

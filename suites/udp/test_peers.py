@@ -47,11 +47,10 @@ def sort_replies(sent: list[list[bytes]], got: list[list[bytes]]) -> list[tuple[
     """
     counts = []
     for c, replies in enumerate(got):
-        def reached(datagram: bytes) -> bool:
-            return any(datagram in reply for reply in replies)
-        own = sum(map(reached, sent[c]))
-        foreign = sum(reached(d) for other, datagrams in enumerate(sent) if other != c for d in datagrams)
-        counts.append((own, foreign))
+        reached = [any(d in reply for reply in replies) for d in sent[c]]
+        foreign = [any(d in reply for reply in replies)
+                   for other, datagrams in enumerate(sent) if other != c for d in datagrams]
+        counts.append((sum(reached), sum(foreign)))
     return counts
 
 
