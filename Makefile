@@ -19,7 +19,16 @@ ALLURE_RESULTS := reports/allure-results
 ALLURE_REPORT  := reports/allure-report
 DEMO           := reports/demo
 
-.PHONY: conformance test selftest build deps venv clean report report-demo report-tool
+.PHONY: conformance test selftest build deps venv clean report report-demo report-tool node browser
+
+# $(call need_debian,COMMAND,PACKAGES): install PACKAGES when COMMAND is missing (as root), else say how.
+need_debian = command -v $(1) >/dev/null 2>&1 || { \
+	if [ "$$(id -u)" -eq 0 ]; then \
+		echo "installing Debian packages: $(2)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2); \
+	else \
+		echo "this needs $(1). As root, run: apt-get install -y $(2)" >&2; exit 1; \
+	fi; }
 
 conformance: build
 	$(PYTEST) -n auto --alluredir=$(ALLURE_RESULTS) --clean-alluredir \
@@ -45,7 +54,7 @@ report: report-tool
 
 # A run in which one faulty server declares nothing (a --target one-liner), so its
 # violations are real failures; then its report and a screenshot of a failing case.
-report-demo: build report-tool
+report-demo: build report-tool browser
 	rm -rf $(DEMO)
 	-$(PYTEST) -n auto --target "linger-zero=targets/faulty/bin/linger_zero {port} {host}" \
 		--target "c-epoll=targets/c/bin/epoll_echo {port} {host}" -k "half-close or close or echo" \
@@ -56,7 +65,15 @@ report-demo: build report-tool
 	$(VENV)/bin/python scripts/report-screenshot $(DEMO)/allure-report --case "FIN, not RST [linger-zero]" \
 		--out $(DEMO)/failing-case.png
 
-report-tool: $(ALLURE)
+report-tool: node $(ALLURE)
+
+# Node.js (for Allure 3) and Chromium (for the screenshot) from Debian, as root like the other
+# dependencies; otherwise the line to run.
+node:
+	@$(call need_debian,npm,nodejs npm)
+
+browser:
+	@$(call need_debian,chromium,chromium)
 
 $(ALLURE): $(REPORTS_TOOL)/package.json $(REPORTS_TOOL)/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "make report needs Node.js 20+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
