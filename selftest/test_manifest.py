@@ -321,3 +321,15 @@ def test_script_command_uses_placeholders():
     argv = script_command("echo.py", "tag")
     assert argv[0] == "{python}" and "{port}" in argv and argv[-1] == "tag"
     assert Path(argv[1]).is_file() and Path(sys.executable).exists()
+
+
+def test_intermittent_violation_is_caught_or_passes(sockcheck):
+    """A finding that depends on timing (ncat's relay deadlock showed in 16 of 17 runs) could only be
+    declared strict, which flakes as XPASS; declared intermittent, a run that does not show it passes."""
+    manifest = sockcheck.manifest(target_toml("calm", script_command("echo.py", sockcheck.tag), violates={
+        "tcp.echo.roundtrip": {"reason": "only under load", "intermittent": True}}))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", "tcp.echo.roundtrip")
+    assert run.ret == 0, str(run)
+    cell = run.cell("calm", "tcp.echo.roundtrip")
+    assert cell["outcome"] == "passed" and "declared intermittent violation not seen" in cell["message"]
+    assert "xpassed" not in run.stdout.splitlines()[-1]

@@ -137,6 +137,38 @@ def _zombies_of(pid: int) -> list[psutil.Process]:
         return []
 
 
+def fd_cycles(target, payload: bytes, prompt: float, first: int, count: int) -> int:
+    """``count`` connect/echo/close cycles, numbered from ``first``, ended in turn by a graceful close,
+    a reset (SO_LINGER 0) and a half-close; returns how many half-closed connections got no EOF
+    (counting stops at the first, so a broken server does not cost 100 x prompt)."""
+    eof_missing = 0
+    for cycle in range(first, first + count):
+        with socket.socket(target.family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(prompt)
+            try:
+                sock.connect(target.address)
+                sock.sendall(payload)
+                reply, end = read_exactly(sock, len(payload))
+            except OSError as exc:
+                reply, end = b"", f"{type(exc).__name__}"
+            if reply != payload:
+                if not reply and end != COMPLETE:
+                    # Turned away, not leaking: a rate limit (inetd takes 256 connections a minute) or a
+                    # connection limit is about how many connections a server takes.
+                    raise Inconclusive("fd leak", f"cycle {cycle + 1} was turned away ({end}) after {cycle} cycles "
+                                       "were served", "tcp.limits.select-fd")
+                raise violation("fd leak", f"cycle {cycle + 1} echoed",
+                                f"{len(reply)} bytes" + ("" if end == COMPLETE else f" then {end}"))
+            mode = cycle % 3
+            if mode == 1:
+                set_linger_reset(sock)
+            elif mode == 2:
+                sock.shutdown(socket.SHUT_WR)
+                if not eof_missing and read_until_eof(sock, prompt).end != "EOF":
+                    eof_missing += 1
+    return eof_missing
+
+
 @check("tcp.process.fd-leak")
 def test_fd_leak(target, payloads, prompt, note):
     """Every connection's descriptor must be closed, however the connection ends.
@@ -148,8 +180,12 @@ def test_fd_leak(target, payloads, prompt, note):
     close, a reset (SO_LINGER 0) and a half-close.  The baseline is read
     after one warm-up exchange, since runtimes open their poller's
     descriptors on first use.  Pass: promptly afterwards the open
-    descriptors of the server's whole process tree are back to the
-    baseline + 2.
+    descriptors of the server's whole process tree are back to the baseline
+    + 2; or, when they are not, 300 more cycles add no more than 2 (a
+    bounded cache, such as Go's pool of splice pipes, is no leak; a leak
+    grows with every batch).  Attribution: a cycle the server turns away (a
+    rate or connection limit) is not a leak; the check then says it cannot
+    judge.
     """
     payload = payloads.data(32)
     # A warm-up exchange first: runtimes open descriptors on first use (Go's poller opens its epoll
@@ -162,29 +198,21 @@ def test_fd_leak(target, payloads, prompt, note):
         raise Inconclusive("fd leak", f"the warm-up connection was not echoed ({describe_stream(payload, warmup.data)})",
                            "tcp.echo.roundtrip")
     baseline = settled(lambda: tree_fds(target), prompt)
-    eof_missing = 0
-    for cycle in range(FD_CYCLES):
-        with socket.socket(target.family, socket.SOCK_STREAM) as sock:
-            sock.settimeout(prompt)
-            sock.connect(target.address)
-            sock.sendall(payload)
-            reply, end = read_exactly(sock, len(payload))
-            if reply != payload:
-                raise violation("fd leak", f"cycle {cycle + 1} echoed", f"{len(reply)} bytes" + ("" if end == COMPLETE else f" then {end}"))
-            mode = cycle % 3
-            if mode == 1:
-                set_linger_reset(sock)
-            elif mode == 2:
-                sock.shutdown(socket.SHUT_WR)
-                # Waiting for EOF only until the first miss keeps a broken server from costing 100 × prompt.
-                if not eof_missing and read_until_eof(sock, prompt).end != "EOF":
-                    eof_missing += 1
+    eof_missing = fd_cycles(target, payload, prompt, 0, FD_CYCLES)
     done, count = poll_until(lambda: tree_fds(target), lambda n: n <= baseline + FD_SLACK, prompt)
     note(f"fds: baseline {baseline}, after {FD_CYCLES} cycles {count}")
+    if done:
+        return
+    # Above the baseline: a leak, or a cache the server keeps.  Another batch tells them apart.
+    first = settled(lambda: tree_fds(target), prompt)
+    eof_missing += fd_cycles(target, payload, prompt, FD_CYCLES, FD_CYCLES)
+    done, again = poll_until(lambda: tree_fds(target), lambda n: n <= first + FD_SLACK, prompt)
+    note(f"after {2 * FD_CYCLES} cycles {again}")
     if not done:
         extra = "; a half-closed connection got no EOF" if eof_missing else ""
-        raise violation("fd leak", f"at most {baseline + FD_SLACK} open fds (baseline {baseline} + {FD_SLACK}) after {FD_CYCLES} cycles",
-                        f"{count} ({count - baseline} more){extra}")
+        raise violation("fd leak", f"at most {baseline + FD_SLACK} open fds (baseline {baseline} + {FD_SLACK}) after "
+                        f"{FD_CYCLES} cycles, or no growth in {FD_CYCLES} more",
+                        f"{first} after {FD_CYCLES} ({first - baseline} more), {again} after {2 * FD_CYCLES}{extra}")
 
 
 @check("tcp.process.shutdown")
