@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from sockcheck.catalogue import MUST
 from sockcheck.checkmark import check
 from sockcheck.clients import StreamResult, converse, converse_through_retransmission, exchange, open_many
 from sockcheck.verdict import Inconclusive, violation
@@ -92,8 +93,9 @@ def test_parallel(target, payloads, prompt, deadline, note):
         results = converse(socks, chunks, idle_timeout=prompt, total_timeout=within)
         stolen = stolen_bytes(results, expected)
         if stolen:
+            # Another client's bytes are corruption, not a shortfall: a must-level finding.
             raise violation("parallel clients", f"each of {PARALLEL_CLIENTS} clients to get exactly its own bytes",
-                            stolen)
+                            stolen, level=MUST)
         figures = served_figures(results, expected, PARALLEL_CLIENTS, results[0].elapsed if results else 0.0)
         done = [r for r, want in zip(results, expected) if r.data == want]
         if opened.problem and len(done) == len(socks):
@@ -194,7 +196,8 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
                    if remaining > 0 else [])
         stolen = stolen_bytes(results, expected)
         if stolen:
-            raise violation("burst accept", f"each of {BURST_CLIENTS} clients to get exactly its own bytes", stolen)
+            raise violation("burst accept", f"each of {BURST_CLIENTS} clients to get exactly its own bytes", stolen,
+                            level=MUST)
         echoed = [r.finished + offset for r, want in zip(results, expected) if r.data == want]
         figures = f"handshakes: {describe_waves(opened.times)}; echoes: {describe_waves(echoed)}"
         if len(echoed) == BURST_CLIENTS:

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from sockcheck.catalogue import MUST
 from sockcheck.checkmark import check
 from sockcheck.verdict import Inconclusive, violation
 
@@ -112,8 +113,8 @@ def test_burst(target, udp_client, payloads, prompt, note):
                            f"{len(tally.reshaped)} of {len(got)} (sizes {sorted(set(tally.reshaped))[:5]}), "
                            "so what was lost cannot be counted", "udp.datagram.boundaries")
     if tally.altered or tally.duplicates:
-        raise violation("udp burst", "every returned datagram intact",
-                        f"{tally.altered} altered and {tally.duplicates} duplicated of {len(got)} returned")
+        raise violation("udp burst", "every returned datagram intact",  # corruption: a must-level finding
+                        f"{tally.altered} altered and {tally.duplicates} duplicated of {len(got)} returned", level=MUST)
     if tally.lost > ALLOWED_LOSS:
         raise violation("udp burst", f"at most {ALLOWED_LOSS} of {COUNT} datagrams lost",
                         tally.loss() + (f" (stopped sending after {sent})" if sent < COUNT else ""))
