@@ -19,7 +19,8 @@ GROUP_ORDERS = tuple(itertools.permutations(BOUNDARY_SIZES))
 # its odds change with the run: socat UDP-LISTEN,fork EXEC:cat merged nearly
 # every group in some runs and under one in ten in others (its child and cat
 # on different CPUs, cat reading each datagram before the next is written).
-# 120 groups caught it at least 7 times in each of 60 runs, idle and loaded.
+# 120 groups caught it at least 6 times in each of 60 runs, 30 of them with
+# both cores busy; 40 groups caught it only once in some runs.
 BOUNDARY_GROUPS = 120
 # Every other group comes from a new client port: a relay that starts a
 # worker per peer (socat's child and its EXEC) has that peer's first
