@@ -91,6 +91,9 @@ def test_a_server_that_turns_everyone_away_is_one_finding(sockcheck):
         assert cell["outcome"] == "inconclusive", str(run)
         assert "resets the connection before answering" in cell["message"] and "tcp.echo.roundtrip" in cell["message"]
         assert "resetting every client" in cell["message"]  # the log is quoted
+    # Shown once, with the checks it kept from judging, not once per check.
+    folded = [line for line in run.stdout.splitlines() if line.startswith("rst · ") and "checks → inconclusive" in line]
+    assert len(folded) == 1 and "tcp.echo.binary" in folded[0] and "tcp.half-close.eof-after-echo" in folded[0], run.stdout
 
 
 def test_host_name_resolves_in_the_worker_namespace(sockcheck):
