@@ -139,6 +139,9 @@ def test_fin_not_rst(target, wire, tcp_client, payloads, prompt):
     flight toward the peer.  The client sends 32 bytes, reads the echo and
     closes.  Pass: the capture shows a FIN from the server and no RST in
     either direction.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     sock = tcp_client()
     payload = payloads.data(32)

@@ -155,6 +155,9 @@ def test_idle_peer(target, tcp_client, payloads, prompt):
     serves nobody while an idle client holds it.  The first client connects
     and stays silent; a second connects and sends 32 bytes.  Pass: the second
     client's echo arrives promptly.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     idle = tcp_client()
     payload = payloads.data(32)
@@ -182,6 +185,9 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
     tells a limit on concurrent clients (tcpserver's -c) from a stall.
     Pass: every client is echoed its own bytes within 10 s of the burst;
     the waves of handshakes and echoes are recorded either way.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     within = deadline(BURST_DEADLINE)
     started = time.monotonic()

@@ -24,6 +24,10 @@ def test_roundtrip(target, tcp_client, payloads, prompt):
 
     Pass: 32 seeded bytes written on a fresh connection come back, the same 32
     bytes, within the prompt timeout (2 s).
+
+    Attribution: every other check relies on this one; a server that
+    answers no connection at all fails here, and the other TCP checks then
+    say they cannot judge, naming this one.
     """
     payload = payloads.data(32)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
@@ -37,6 +41,10 @@ def test_binary(target, tcp_client, payloads, prompt):
     A server that uses string functions (strlen, line reading, text decoding)
     loses or changes some of them.  Pass: all 256 byte values, in seeded order
     and then in ascending order, come back unchanged.
+
+    Attribution: the only check whose payloads hold NUL (the others send
+    bytes 1..255), so a server that echoes through string functions fails
+    here alone.
     """
     payload = payloads.permutation(bytes(range(256))) + bytes(range(256))
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
@@ -52,6 +60,9 @@ def test_large(target, tcp_client, payloads, prompt):
     data or deadlocks.  The client reads while it writes, so it never causes
     the deadlock itself.  Pass: the 8 MiB stream comes back byte-identical
     (SHA-256 digest), with no pause longer than the prompt timeout.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     payload = payloads.data(LARGE)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
@@ -67,6 +78,9 @@ def test_ipv6(target, tcp_client, payloads, prompt):
     IPv6 needs an AF_INET6 socket and a sockaddr_in6; code that hard-codes
     sockaddr_in or inet_addr() cannot do it.  Pass: 32 bytes sent to [::1]
     come back unchanged, promptly.
+
+    Attribution: a server that does not serve on ::1 when started with
+    {host} = ::1 fails here; the IPv4 checks are not affected.
     """
     payload = payloads.data(32)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)

@@ -31,6 +31,9 @@ def test_eof_after_echo(target, tcp_client, payloads, prompt):
     everything it received and then close its own side, which the client sees
     as EOF.  Pass: 64 KiB written then SHUT_WR gives all 64 KiB back, then EOF
     promptly, with no reset.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     half_close_echo(tcp_client(), payloads.data(64 * 1024), prompt, "half-close")
 

@@ -84,6 +84,10 @@ def test_burst(target, udp_client, payloads, prompt, note):
     least 95% come back, and every one that does is intact (byte-identical to
     one that was sent, no duplicates).  The loss figure is recorded either
     way; once more than 5% are lost for good the check stops sending.
+
+    Attribution: replies that are not one sent datagram (merged, split)
+    make the loss uncountable, and the check then says it cannot judge,
+    naming udp.datagram.boundaries.
     """
     sock = udp_client()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CLIENT_RCVBUF)

@@ -181,6 +181,10 @@ def test_max_size(target, udp_client, payloads, prompt):
     A server must receive into a buffer of at least 65,507 bytes (64 KiB is
     usual) or it silently truncates.  Pass: a 65,507-byte datagram comes back
     as one datagram of 65,507 identical bytes.
+
+    Attribution: one datagram of the largest size, alone, so neither a
+    burst nor a merge can be the cause; a server that answers no datagram
+    at all fails udp.echo.roundtrip too.
     """
     sock = udp_client()
     payload = payloads.data(MAX_IPV4_PAYLOAD)
@@ -198,6 +202,9 @@ def test_empty(target, udp_client, prompt):
     recvfrom() returns 0 for it, which is not EOF in UDP: a server that
     treats 0 as "nothing happened" or as end of input never answers.  Pass:
     an empty datagram gets an empty reply promptly.
+
+    Attribution: one empty datagram, alone; a server that answers no
+    datagram at all fails udp.echo.roundtrip too.
     """
     sock = udp_client()
     sock.sendto(b"", target.address)

@@ -12,6 +12,9 @@ def test_roundtrip(target, udp_client, payloads, prompt):
 
     Pass: a 32-byte datagram sent with sendto() is answered, within the prompt
     timeout, by one datagram of the same 32 bytes from the server's address.
+
+    Attribution: every other UDP check relies on this one; a server that
+    answers no datagram at all fails here too.
     """
     sock = udp_client()
     payload = payloads.data(32)
@@ -31,6 +34,9 @@ def test_ipv6(target, udp_client, payloads, prompt):
     """A server that claims IPv6 answers on ::1 when started with {host} = ::1.
 
     Pass: a 32-byte datagram sent to [::1] comes back unchanged, promptly.
+
+    Attribution: a server that does not serve on ::1 when started with
+    {host} = ::1 fails here; the IPv4 checks are not affected.
     """
     sock = udp_client()
     payload = payloads.data(32)

@@ -23,6 +23,10 @@ def test_reply_to_sender(target, udp_client, payloads, prompt):
     other's.  Replies are matched by content, so a server that also merges
     datagrams (udp.datagram.boundaries' finding) is judged here only on where
     its replies went.
+
+    Attribution: replies are matched by content, so a server that merges
+    datagrams is judged here only on where its replies went (merging is
+    udp.datagram.boundaries' finding).
     """
     clients = [udp_client(), udp_client()]
     sent: list[list[bytes]] = [[], []]
@@ -78,6 +82,10 @@ def test_connected_client(target, udp_client, payloads, prompt):
     that replies from a different socket or port (or address) is never heard
     by such a client.  Pass: 32 bytes sent with send() on a connected socket
     come back through recv().
+
+    Attribution: a reply from another address or port is this check's
+    finding; a server that answers no datagram at all fails
+    udp.echo.roundtrip too.
     """
     sock = udp_client(connect=True)
     payload = payloads.data(32)
