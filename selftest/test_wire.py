@@ -69,11 +69,11 @@ def test_relative_sequence_numbers_and_urgent_pointer():
 
 def test_filter_program_jumps_stay_inside_the_program():
     """Every jump of the kernel filter lands on an instruction, and the program ends in returns."""
-    program = filter_program(10000)
-    for index, (code, jt, jf, _k) in enumerate(program):
-        if code & 0x07 == 0x05:  # BPF_JMP
-            assert index + 1 + jt < len(program) and index + 1 + jf < len(program), (index, jt, jf)
-    assert [code for code, *_ in program[-2:]] == [0x06, 0x06]
+    for program in (filter_program(10000), filter_program(10000, marker=False)):
+        for index, (code, jt, jf, _k) in enumerate(program):
+            if code & 0x07 == 0x05:  # BPF_JMP
+                assert index + 1 + jt < len(program) and index + 1 + jf < len(program), (index, jt, jf)
+        assert [code for code, *_ in program[-2:]] == [0x06, 0x06]
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def capture_here():
     capture.stop()
 
 
-def test_capture_keeps_the_ports_segments_once_and_nothing_else(capture_here):
+def test_capture_keeps_the_ports_segments_once_and_nothing_else(capture_here, tmp_path):
     """The kernel filter keeps one copy of each segment of the target's port; other traffic and the
     start marker stay out of the capture (and out of its pcap)."""
     capture, client, server = capture_here
@@ -113,6 +113,7 @@ def test_capture_keeps_the_ports_segments_once_and_nothing_else(capture_here):
     assert [s.flags for s in segments[:3]] == ["S", "SA", "A"]
     assert [s.payload for s in segments if s.length] == [b"ping", b"pong"]
     assert all(s.payload != b"not ours" for s in segments)
+    assert b"sockcheck-marker" not in capture.write_pcap(Path(tmp_path) / "t.pcap").read_bytes()
 
 
 def test_capture_stops_and_reaps_its_process(capture_here):
@@ -126,3 +127,10 @@ def test_capture_stops_and_reaps_its_process(capture_here):
     assert not any("capture_process" in " ".join(p.cmdline()) for p in psutil.Process().children())
     assert capture.problem is None
     assert capture.cpu_seconds > 0
+
+
+def test_filter_program_without_marker_has_no_udp_branch():
+    """Once the capture runs, the start marker's UDP branch is gone from the kernel filter."""
+    with_marker, without = filter_program(10000), filter_program(10000, marker=False)
+    assert any(k == socket.IPPROTO_UDP for _c, _t, _f, k in with_marker)
+    assert not any(k == socket.IPPROTO_UDP for _c, _t, _f, k in without)
