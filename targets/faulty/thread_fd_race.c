@@ -7,9 +7,9 @@
  * threads then serve the same socket, and the earlier connection is served
  * by nobody (and never closed).  Pass the value itself (e.g. a malloc'ed
  * copy, or the int cast through intptr_t) so each thread owns its own.
- * Exposed by: tcp.concurrency.burst-accept, tcp.concurrency.parallel and
- * tcp.limits.select-fd (many clients connecting at once before any of them
- * sends: some get no echo at all and wait forever).  One client at a time
+ * Exposed by: tcp.concurrency.burst-accept and tcp.concurrency.parallel
+ * (many clients connecting at once before any of them sends: some get no
+ * echo at all and wait forever).  One client at a time
  * works, because nothing overwrites fd in between.
  *
  * Everything else is meant to be correct: blocking sockets, complete
