@@ -6,7 +6,8 @@ import time
 
 from sockcheck.catalogue import MUST
 from sockcheck.checkmark import check
-from sockcheck.clients import StreamResult, converse, converse_through_retransmission, exchange, open_many
+from sockcheck.clients import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
+                               unacknowledged_bytes)
 from sockcheck.verdict import Inconclusive, violation
 
 PARALLEL_CLIENTS = 64
@@ -120,9 +121,11 @@ def next_served(socks, results: list[StreamResult], expected: list[bytes], promp
 
     A server that serves N at once serves the next client as soon as a
     slot frees: that tells a concurrency limit from a server that stopped.
+    Only clients whose bytes the server's kernel has acknowledged are
+    waiting for the server; the others wait for retransmission.
     """
     done = [i for i, (r, want) in enumerate(zip(results, expected)) if r.data == want]
-    waiting = [i for i, r in enumerate(results) if not r.data]
+    waiting = [i for i, r in enumerate(results) if not r.data and not unacknowledged_bytes(socks[i])]
     if not done or not waiting:
         return ""
     socks[done[0]].close()
