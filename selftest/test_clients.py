@@ -11,8 +11,9 @@ import pytest
 
 from sockcheck.clients import (COMPLETE, NARROW_MSS, STALLED, ConnectionHolder, StreamResult, converse,
                               narrow_connect, open_many, send_until_stalled, unread_bytes)
+from sockcheck.verdict import ordinal
 from suites.tcp.test_concurrency import describe_waves, served_figures, stolen_bytes, waves
-from suites.tcp.test_limits import Tally, ordinal
+from suites.tcp.test_limits import Tally
 
 TIMEOUT = 5.0  # seconds any one step of these tests may take, far above what each needs
 

@@ -8,7 +8,7 @@ from sockcheck.catalogue import MUST
 from sockcheck.checkmark import check
 from sockcheck.clients import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
                                unacknowledged_bytes)
-from sockcheck.verdict import Inconclusive, violation
+from sockcheck.verdict import Inconclusive, ordinal, violation
 
 PARALLEL_CLIENTS = 64
 PARALLEL_CHUNKS = 4
@@ -142,12 +142,6 @@ def next_served(socks, results: list[StreamResult], expected: list[bytes], promp
     clients = f"{served} clients" if served > 1 else "one client"
     return (f"; the {ordinal(served + 1)} waited {waited:.1f}s, and was served {min(firsts):.2f}s after {closer} "
             f"closed: the server serves at most {clients} at once")
-
-
-def ordinal(n: int) -> str:
-    """``41st``, ``42nd``, ``43rd``, ``44th``, ``111th``."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 @check("tcp.concurrency.idle-peer")

@@ -11,7 +11,7 @@ import psutil
 from sockcheck.checkmark import check
 from sockcheck.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
 from sockcheck.polling import poll_until
-from sockcheck.verdict import Inconclusive, describe_stream, violation
+from sockcheck.verdict import Inconclusive, describe_stream, ordinal, violation
 
 SELECT_CONNECTIONS = 1100
 # Seconds for all of them, below the catalogue's timeout (85 s) with room for the verdict's
@@ -258,12 +258,6 @@ def descriptor_limit(target, connections: int) -> str:
         return ""
     return (f"; the server holds {held} descriptors, at its RLIMIT_NOFILE of {target.nofile} "
             f"({held / max(connections, 1):.1f} per connection): a descriptor limit")
-
-
-def ordinal(n: int) -> str:
-    """``41st``, ``42nd``, ``43rd``, ``44th``, ``111th``."""
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
 
 
 @check("tcp.limits.c10k")
