@@ -281,6 +281,12 @@ def test_c10k(target, payloads, prompt, deadline, note):
     Pass: all 10,000 are echoed within 30 s, none is dropped while held,
     and all answer the last byte promptly; the connection rate, the
     handshakes and the times are recorded.
+
+    Attribution: connections are held at most 512 open and not yet echoed,
+    so an accept queue the driver outran is not the finding; a server that
+    runs out of descriptors is told as such (a descriptor limit, with the
+    figure); a server that answers no connection at all is
+    tcp.echo.roundtrip's finding.
     """
     budget = deadline(C10K_DEADLINE)
     with ConnectionHolder(target.address) as holder:

@@ -23,6 +23,9 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
     or the check has not tested what it claims); the second is the server's.
     Pass: the capture shows fewer client data segments than writes, and the
     echo is the 1000 bytes, intact.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     data = payloads.data(TINY_WRITES)
     sock = tcp_client(nodelay=False)

@@ -28,6 +28,9 @@ def test_reassembly(target, wire, tcp_client, payloads, prompt, note):
     stream equals the concatenation of the writes, byte for byte.  Where a
     capture runs, the verdict message says how many segments the writes
     left as; without one it says the check is unconfirmed on the wire.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     chunks = [payloads.data(size, f"chunk{i}") for i, size in enumerate(payloads.sizes(SMALL_WRITES, 1, 64))]
     expected = b"".join(chunks)
@@ -57,6 +60,9 @@ def test_coalesced(target, tcp_client, payloads, prompt):
     A server that treats each recv() as one message, or an edge-triggered
     server that reads once per readiness event without draining the socket,
     loses or mangles bytes.  Pass: all 1800 bytes come back, in order.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     sock = tcp_client(nodelay=True)
     together = _letters(payloads, 600, "first") + _letters(payloads, 600, "second")

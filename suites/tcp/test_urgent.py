@@ -86,6 +86,9 @@ def test_stream_intact(target, tcp_client, payloads, prompt):
     survives (a further round trip works) and the in-band echo is "abcdef"
     (discard), "abc!def" (inline), or "abcdef" plus "!" received back as
     urgent data (urgent), as the target's manifest declares.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     sock = tcp_client(nodelay=True)
     failed = send_with_urgent(sock)
@@ -136,6 +139,9 @@ def test_wire_pointer(target, wire, tcp_client, prompt, note):
     client's "!" segment.  Pass: a client segment carries URG with a pointer
     designating the "!" (one past it); for targets with oob = "urgent", a
     server segment carries URG with a pointer designating the echoed "!".
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     sock = tcp_client(nodelay=True)
     # What the server does with the connection afterwards is the other check's business.
