@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import datetime
+import hashlib
 import json
 import os
 import platform
@@ -15,6 +16,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -200,12 +202,7 @@ def write_report(path: Path, document: dict) -> None:
 
 
 def export_head(dest: Path, rev: str = "HEAD") -> str:
-    """``git archive REV`` into ``dest``: a committed tree, whatever is being edited in the checkout.
-
-    The venv's editable install maps ``sockcheck`` to the checkout's fixtures/ and ``fixtures`` to the
-    checkout, but only after sys.path: with ``dest`` first on PYTHONPATH
-    (pytest_env does that) the snapshot's own harness is the one loaded.
-    """
+    """``git archive REV`` into ``dest``: a committed tree, whatever is being edited in the checkout."""
     dest.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", f"{rev}^{{commit}}"],
                             capture_output=True, text=True, check=True).stdout.strip()
@@ -217,14 +214,37 @@ def export_head(dest: Path, rev: str = "HEAD") -> str:
     return commit
 
 
+def import_path(tree: Path) -> list[str]:
+    """What goes first on sys.path so that ``import sockcheck`` loads ``tree``'s harness.
+
+    The harness is the folder fixtures/, installed as the package sockcheck;
+    the venv's editable install maps that name to the checkout, after
+    sys.path.  Another tree (a snapshot, a worktree of an earlier commit)
+    gets a folder of its own holding a ``sockcheck`` link to its fixtures/,
+    first on the path.  A tree older than the package name imports
+    ``fixtures`` from the tree itself.
+    """
+    tree = tree.resolve()
+    if tree == ROOT.resolve() or not (tree / "fixtures").is_dir():
+        return [str(tree)]
+    shim = Path(tempfile.gettempdir()) / f"sockcheck-bench-import-{hashlib.sha256(str(tree).encode()).hexdigest()[:12]}"
+    shim.mkdir(exist_ok=True)
+    link = shim / "sockcheck"
+    if not link.is_symlink() or Path(os.readlink(link)) != tree / "fixtures":
+        tmp = shim / f".sockcheck-{os.getpid()}"
+        tmp.symlink_to(tree / "fixtures")
+        tmp.replace(link)
+    return [str(shim), str(tree)]
+
+
 def pytest_env(run_id: str, tree: Path = ROOT) -> dict[str, str]:
     """Environment of a pytest child: a known run id (the harness stamps it on every target),
     bench/ on PYTHONPATH so ``-p`` can load the probe plugins kept here, out of the harness,
-    and the tree under test before it (see export_head)."""
+    and the tree under test before it (see import_path)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
     env.pop("PYTEST_ADDOPTS", None)
     env[RUN_VARIABLE] = run_id
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), str(BENCH), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (*import_path(tree), str(BENCH), env.get("PYTHONPATH", "")) if p)
     return env
 
 

@@ -2,9 +2,11 @@
 
 Just before each test's teardown, while the target still runs, it reads the
 target's process tree CPU time (user + system, including children the
-target has reaped) and the launch-to-ready time the launcher measured.  At
-the end each pytest process (controller, each worker) writes its own
-RUSAGE_SELF and those sums to $SOCKCHECK_BENCH_CPU_DIR.  bench/run subtracts
+target has reaped) and the launch-to-ready time the launcher measured;
+after the teardown, the CPU of the case's capture process (the suite's own
+work, done in a process of its own).  At the end each pytest process
+(controller, each worker) writes its own RUSAGE_SELF and those sums to
+$SOCKCHECK_BENCH_CPU_DIR.  bench/run subtracts
 them from the whole run's rusage.  Kept out of the harness: only the
 benchmark asks.
 
@@ -22,9 +24,10 @@ import resource
 import pytest
 
 from sockcheck import proctree
+from sockcheck.runtime import CAPTURE
 
 CPU_DIR_VARIABLE = "SOCKCHECK_BENCH_CPU_DIR"
-_totals = {"target_cpu": 0.0, "launches": 0, "ready_seconds": {}}
+_totals = {"target_cpu": 0.0, "capture_cpu": 0.0, "launches": 0, "ready_seconds": {}}
 
 
 @pytest.hookimpl(wrapper=True)
@@ -36,7 +39,11 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem):
         _totals["launches"] += running.launches
         if running.ready_seconds is not None:
             _totals["ready_seconds"].setdefault(running.spec.name, []).append(round(running.ready_seconds, 5))
-    return (yield)
+    try:
+        return (yield)
+    finally:
+        capture = item.stash.get(CAPTURE, None)
+        _totals["capture_cpu"] += getattr(capture, "cpu_seconds", 0.0)
 
 
 @pytest.hookimpl(trylast=True)
