@@ -6,7 +6,6 @@ the sandbox's own uid: a root run."""
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -55,7 +54,6 @@ def test_hostile_targets_are_contained(sockcheck, secret):
         target_toml("fills-disk", sockcheck.script("hostile_fills_disk.py"), limits=HOSTILE_LIMITS),
         control())
     before = {path: path.read_bytes() for path in (Path("/etc/hosts"), Path("/etc/passwd"))}
-    tmp_before = set(os.listdir(tempfile.gettempdir()))
     run = sockcheck.run("--targets-file", str(manifest), "-k", "roundtrip")
     # Writes, reads and signals failed, so those servers went on to echo.
     for name in ("writes", "reads", "signals", "fork-bomb"):
@@ -69,10 +67,8 @@ def test_hostile_targets_are_contained(sockcheck, secret):
     assert _mark_files() == []
     assert "the runner's secret token" not in run.text
     assert {path: path.read_bytes() for path in before} == before
-    left = set(os.listdir(tempfile.gettempdir())) - tmp_before
-    # Other self-tests run beside this one: only this run's targets' homes count (mkdtemp adds 8 characters).
-    mine = re.compile(r"sockcheck-home-(writes|reads|signals|fork-bomb|allocates|fills-disk|c-epoll)-[a-z0-9_]{8}")
-    assert not [name for name in left if mine.fullmatch(name)], left
+    # Every private home lives in the run's folder, which the end of the run removes.
+    assert not sandbox.run_folder(sockcheck.run_ids[-1]).exists()
     assert not sockcheck.leftovers()
 
 
@@ -126,3 +122,20 @@ def test_a_root_only_folder_is_named(sockcheck, tmp_path):
     cell = run.cell("closed", ROUNDTRIP)
     assert cell["outcome"] == "error", str(run)
     assert "cannot reach" in cell["message"] and "drwx------" in cell["message"] and "sandbox = false" in cell["message"]
+
+
+@needs_sandbox_user
+def test_a_killed_workers_homes_are_removed(sockcheck, tmp_path):
+    """A worker killed mid-case (SIGKILL, the OOM killer) cannot remove its target's private home: the
+    homes live in the run's folder, and the controller removes that at the end of the run."""
+    run_id = "selftest-homes"
+    home = sandbox.run_folder(run_id)
+    try:
+        box = sandbox.choose("on", sandbox.BUILD_UID)
+        left = box.private_home("orphaned", home)
+        (left / "written-by-the-target").write_text("x")
+        assert left.parent == home and home.stat().st_mode & 0o777 == 0o755
+        sandbox.remove_run_folder(run_id)
+        assert not home.exists()
+    finally:
+        sandbox.remove_run_folder(run_id)
