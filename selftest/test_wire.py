@@ -134,3 +134,24 @@ def test_filter_program_without_marker_has_no_udp_branch():
     with_marker, without = filter_program(10000), filter_program(10000, marker=False)
     assert any(k == socket.IPPROTO_UDP for _c, _t, _f, k in with_marker)
     assert not any(k == socket.IPPROTO_UDP for _c, _t, _f, k in without)
+
+
+def test_an_interrupted_answer_ends_the_capture_process(capture_here, monkeypatch):
+    """A timeout or Ctrl-C half way through an answer left the rest of it in the pipe, to be read as the
+    next answer; the capture process now goes at once, and stop() is clean."""
+    import sockcheck.wire as wire
+
+    capture, client, server = capture_here
+    client.sendall(b"x")
+    assert server.recv(1) == b"x"
+
+    def interrupted(fd, size):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wire.os, "read", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        capture.segments()
+    monkeypatch.undo()
+    assert not any("capture_process" in " ".join(p.cmdline()) for p in psutil.Process().children())
+    capture.stop()
+    assert capture.problem == "harness: the capture was interrupted"
