@@ -145,10 +145,14 @@ def test_an_interrupted_answer_ends_the_capture_process(capture_here, monkeypatc
     client.sendall(b"x")
     assert server.recv(1) == b"x"
 
-    def interrupted(fd, size):
-        raise KeyboardInterrupt
+    class Interrupted:
+        """wire's select module while the answer is on its way: the wait for it is interrupted."""
 
-    monkeypatch.setattr(wire.os, "read", interrupted)
+        @staticmethod
+        def select(*args):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(wire, "select", Interrupted)
     with pytest.raises(KeyboardInterrupt):
         capture.segments()
     monkeypatch.undo()
