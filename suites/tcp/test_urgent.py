@@ -19,15 +19,22 @@ def expected_inband(oob: str) -> bytes:
     return BEFORE + URGENT + AFTER if oob == "inline" else BEFORE + AFTER
 
 
-def send_with_urgent(sock: socket.socket) -> str | None:
+def send_with_urgent(sock: socket.socket, first: bool = False) -> str | None:
     """abc, then one byte with MSG_OOB, then def: three writes, three segments (TCP_NODELAY).
 
-    Returns None, or how the connection failed while sending (a server that
-    drops the connection on urgent data makes the last send fail).
+    With ``first``, "abc!" is one MSG_OOB write (its last byte is the urgent
+    one), so the urgent byte leaves in the connection's first data segment
+    whatever the server does with the connection meanwhile: a server that
+    closes at once would otherwise answer "abc" with a reset before "!" is
+    sent.  Returns None, or how the connection failed while sending (a server
+    that drops the connection on urgent data makes the last send fail).
     """
     try:
-        sock.send(BEFORE)
-        sock.send(URGENT, socket.MSG_OOB)
+        if first:
+            sock.send(BEFORE + URGENT, socket.MSG_OOB)
+        else:
+            sock.send(BEFORE)
+            sock.send(URGENT, socket.MSG_OOB)
         sock.send(AFTER)
     except (ConnectionResetError, BrokenPipeError) as exc:
         return f"the connection was reset while sending ({exc.strerror})"
@@ -135,17 +142,18 @@ def test_wire_pointer(target, wire, tcp_client, prompt, note):
     RFC 793 says the urgent pointer points to the byte *following* the urgent
     data; RFC 1122 corrected it to point *at* the last urgent byte, but Linux
     (like BSD) keeps the RFC 793 meaning unless net.ipv4.tcp_stdurg is set:
-    for one urgent byte the pointer is one past it.  The capture shows the
-    client's "!" segment.  Pass: a client segment carries URG with a pointer
-    designating the "!" (one past it); for targets with oob = "urgent", a
-    server segment carries URG with a pointer designating the echoed "!".
+    for one urgent byte the pointer is one past it.  The client sends "abc!"
+    in one write with MSG_OOB, then "def"; the capture shows the first
+    segment.  Pass: a client segment carries URG with a pointer designating
+    the "!" (one past it); for targets with oob = "urgent", a server segment
+    carries URG with a pointer designating the echoed "!".
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     sock = tcp_client(nodelay=True)
     # What the server does with the connection afterwards is the other check's business.
-    send_with_urgent(sock)
+    send_with_urgent(sock, first=True)
     try:
         inband = collect(sock, target.spec.oob, prompt)[0]
     except ConnectionResetError:
