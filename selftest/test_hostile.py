@@ -220,9 +220,9 @@ def test_capture_closes_its_packet_socket():
     assert not leaked, f"{len(leaked)} socket(s) left open by a stopped capture: {sorted(leaked)}"
 
 
-def test_auto_gives_four_workers_per_core(sockcheck):
-    """`-n auto` is documented to start four workers per core (checks mostly wait); it silently fell to one."""
+def test_auto_gives_six_workers_per_core(sockcheck):
+    """`-n auto` is documented to start six workers per core (checks mostly wait); it silently fell to one."""
     manifest = sockcheck.manifest(control())
     run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "-n", "auto")
     assert run.ret == 0, str(run)
-    assert run.doc["run"]["workers"] == min(4 * (os.cpu_count() or 1), 32), run.doc["run"]
+    assert run.doc["run"]["workers"] == min(6 * (os.cpu_count() or 1), 32), run.doc["run"]
