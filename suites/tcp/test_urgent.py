@@ -20,7 +20,7 @@ def expected_inband(oob: str) -> bytes:
 
 
 def send_with_urgent(sock: socket.socket, first: bool = False) -> str | None:
-    """abc, then one byte with MSG_OOB, then def: three writes, three segments (TCP_NODELAY).
+    """abc, then one byte with MSG_OOB, then def: three writes, three segments (TCP_NODELAY), or two with ``first``.
 
     With ``first``, "abc!" is one MSG_OOB write (its last byte is the urgent
     one), so the urgent byte leaves in the connection's first data segment
