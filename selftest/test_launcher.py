@@ -222,6 +222,22 @@ def test_bounded_log_drains_a_pipe_flood():
     assert log.text().endswith(data[-LOG_TAIL_BYTES:].decode())
 
 
+
+def test_bounded_log_settle_takes_what_the_pipe_holds():
+    """What a target wrote before a check saw its close must be in the log at once (it names the limit
+    the target died of), whether or not the reader thread has run since; the order of chunks is kept."""
+    read_end, write_end = os.pipe()
+    log = BoundedLog()
+    log.drain(read_end)
+    for round in range(200):
+        os.write(write_end, b"line %d\n" % round)
+        log.settle()
+        assert log.text().endswith(f"line {round}\n"), round
+    os.close(write_end)
+    log.join(10)
+    assert log.text() == "".join(f"line {round}\n" for round in range(200))
+    log.settle()  # after EOF: nothing to read, no error
+
 # -- RunningTarget directly ---------------------------------------------------------------
 
 def spec(script: str, **kw) -> TargetSpec:
