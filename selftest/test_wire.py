@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import socket
+import struct
 from pathlib import Path
 
 import psutil
 import pytest
 
-from sockcheck.wire import (Capture, CaptureUnavailable, RawSegment, Segment, filter_program, ladder_svg, ladder_text,
-                           relative_segments, to_segments)
+from sockcheck.wire import (Capture, CaptureUnavailable, RawSegment, Segment, extract, filter_program, ladder_svg, ladder_text,
+                           relative_segments, tcp_span, to_segments)
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
 CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"
@@ -66,6 +67,43 @@ def test_relative_sequence_numbers_and_urgent_pointer():
     assert text.count("▶") == 3 and text.count("◀") == 1
     assert ladder_svg(segments, "t").count("<polygon") == 4
 
+
+
+def _packets():
+    """IPv4 and IPv6 segments with options, payload, urgent data, and padding after the IP length."""
+    from scapy.layers.inet import IP, TCP, IPOption
+    from scapy.layers.inet6 import IPv6
+
+    options = [("MSS", 65495), ("SAckOK", b""), ("Timestamp", (1, 2)), ("NOP", None), ("WScale", 7)]
+    return [
+        bytes(IP(dst="127.0.0.1") / TCP(sport=40000, dport=7, flags="S", seq=1000, options=options)),
+        bytes(IP(dst="127.0.0.1", options=[IPOption(b"\x01" * 4)]) / TCP(sport=7, dport=40000, flags="SA", seq=5, ack=1001)),
+        bytes(IP(dst="127.0.0.1") / TCP(sport=40000, dport=7, flags="PAU", seq=1001, ack=6, urgptr=3) / b"abc!")
+        + b"\0" * 6,
+        bytes(IPv6(dst="::1") / TCP(sport=40001, dport=7, flags="PA", seq=9, ack=2, options=options[2:3]) / (b"x" * 70)),
+        bytes(IPv6(dst="::1") / b"not tcp"),
+    ]
+
+
+def test_records_are_dissected_as_scapy_reads_the_whole_packet():
+    """The capture dissects only the TCP header with scapy, finding it by the IP header's lengths; the
+    fields must be those of scapy's full dissection of the same packets, padding cut at the IP length."""
+    from scapy.layers.inet import TCP
+    from scapy.layers.inet6 import IPv46
+
+    packets = _packets()
+    capture = Capture(7)
+    records = b"".join(struct.pack("<IIII", 1, 500, len(data), len(data)) + data for data in packets)
+    capture._add_records(records)
+    whole = [IPv46(data) for data in packets]
+    assert capture._raw == [extract_at(packet, 1 + 500 * 1e-9) for packet in whole if TCP in packet]
+    assert capture._raw[2].payload == b"abc!" and capture._raw[2].urgptr == 3
+    assert tcp_span(b"\x45" + b"\0" * 10) is None  # shorter than an IP header
+
+
+def extract_at(packet, time: float) -> RawSegment:
+    packet.time = time
+    return extract(packet)
 
 def test_filter_program_jumps_stay_inside_the_program():
     """Every jump of the kernel filter lands on an instruction, and the program ends in returns."""
