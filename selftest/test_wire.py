@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 from sockcheck.wire import (Capture, CaptureUnavailable, RawSegment, Segment, extract, filter_program, ladder_svg, ladder_text,
-                           relative_segments, tcp_span, to_segments)
+                           relative_segments, tcp_header, tcp_span, to_segments)
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
 CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"
@@ -81,13 +81,15 @@ def _packets():
         bytes(IP(dst="127.0.0.1") / TCP(sport=40000, dport=7, flags="PAU", seq=1001, ack=6, urgptr=3) / b"abc!")
         + b"\0" * 6,
         bytes(IPv6(dst="::1") / TCP(sport=40001, dport=7, flags="PA", seq=9, ack=2, options=options[2:3]) / (b"x" * 70)),
+        bytes(IP(dst="127.0.0.1") / TCP(sport=65535, dport=7, flags="NCEFR", seq=2**32 - 1, ack=2**31, reserved=5,
+                                        window=1234, chksum=0xBEEF, urgptr=65535)),
         bytes(IPv6(dst="::1") / b"not tcp"),
     ]
 
 
-def test_records_are_dissected_as_scapy_reads_the_whole_packet():
-    """The capture dissects only the TCP header with scapy, finding it by the IP header's lengths; the
-    fields must be those of scapy's full dissection of the same packets, padding cut at the IP length."""
+def test_records_are_read_as_scapy_dissects_the_whole_packet():
+    """The capture reads only the fixed TCP header, found by the IP header's lengths; the fields must
+    be those of scapy's full dissection of the same packets, padding cut at the IP length."""
     from scapy.layers.inet import TCP
     from scapy.layers.inet6 import IPv46
 
@@ -97,6 +99,11 @@ def test_records_are_dissected_as_scapy_reads_the_whole_packet():
     capture._add_records(records)
     whole = [IPv46(data) for data in packets]
     assert capture._raw == [extract_at(packet, 1 + 500 * 1e-9) for packet in whole if TCP in packet]
+    for data, packet in zip(packets, whole):
+        if TCP in packet:
+            start, _ = tcp_span(data)
+            names = [field.name for field in TCP.fields_desc if field.name != "options"]
+            assert tcp_header(data[start:]) == {name: int(packet[TCP].getfieldval(name)) for name in names}
     assert capture._raw[2].payload == b"abc!" and capture._raw[2].urgptr == 3
     assert tcp_span(b"\x45" + b"\0" * 10) is None  # shorter than an IP header
 
