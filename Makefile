@@ -41,7 +41,8 @@ test: build
 selftest: build
 	$(PYTEST) selftest -n auto
 
-build: deps venv bytecode
+build: deps venv
+	$(MAKE) -s bytecode
 	$(MAKE) -s -C targets/c
 	$(MAKE) -s -C targets/faulty
 
@@ -49,7 +50,8 @@ build: deps venv bytecode
 # installs, also when PYTHONDONTWRITEBYTECODE is set: otherwise each of the -n auto workers
 # compiles them again (pytest's assertion rewriting included), about 0.2 s of CPU apiece.
 # Python only reads these files at run time, and ignores any whose source has changed since.
-bytecode: venv
+# Needs the venv (build makes it); bench/run calls it for the trees it measures, with VENV set.
+bytecode:
 	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m compileall -q fixtures suites selftest targets bench conftest.py
 	env -u PYTHONDONTWRITEBYTECODE $(PYTEST) --collect-only -q suites selftest >/dev/null
 
