@@ -42,9 +42,9 @@ selftest: build
 	$(PYTEST) selftest -n auto
 
 build: deps venv
-	$(MAKE) -s bytecode
 	$(MAKE) -s -C targets/c
 	$(MAKE) -s -C targets/faulty
+	$(MAKE) -s bytecode
 
 # Byte-compile the harness, the checks and the self-tests once here, as pip does for what it
 # installs, also when PYTHONDONTWRITEBYTECODE is set: otherwise each of the -n auto workers
