@@ -49,7 +49,8 @@ build: deps venv
 # Byte-compile the harness, the checks and the self-tests once here, as pip does for what it
 # installs, also when PYTHONDONTWRITEBYTECODE is set: otherwise each of the -n auto workers
 # compiles them again (pytest's assertion rewriting included), about 0.2 s of CPU apiece.
-# Python only reads these files at run time, and ignores any whose source has changed since.
+# With that setting Python only reads these files at run time, and ignores any whose source
+# has changed since.
 # Needs the venv (build makes it); bench/run calls it for the trees it measures, with VENV set.
 bytecode:
 	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m compileall -q fixtures suites selftest targets bench conftest.py

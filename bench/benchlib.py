@@ -216,14 +216,14 @@ def export_head(dest: Path, rev: str = "HEAD") -> str:
 
 
 def build_tree(tree: Path, quiet: bool = False) -> None:
-    """What ``make build`` does to a tree once the venv is there: its byte-compile step, where its
-    Makefile has one (with this venv, importing the tree's own harness), and the C targets."""
+    """What ``make build`` does to a tree once the venv is there: the C targets, then its byte-compile
+    step where its Makefile has one (with this venv, importing the tree's own harness)."""
     out = subprocess.DEVNULL if quiet else None
+    for folder in ("targets/c", "targets/faulty"):
+        subprocess.run(["make", "-s", "-C", str(tree / folder)], check=True, stdout=out)
     if re.search(r"^bytecode:", (tree / "Makefile").read_text(), re.MULTILINE):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(import_path(tree))}
         subprocess.run(["make", "-s", "-C", str(tree), "bytecode", f"VENV={VENV}"], env=env, check=True, stdout=out)
-    for folder in ("targets/c", "targets/faulty"):
-        subprocess.run(["make", "-s", "-C", str(tree / folder)], check=True, stdout=out)
 
 
 def import_path(tree: Path) -> list[str]:
