@@ -99,10 +99,10 @@ def test_records_are_read_as_scapy_dissects_the_whole_packet():
     capture._add_records(records)
     whole = [IPv46(data) for data in packets]
     assert capture._raw == [extract_at(packet, 1 + 500 * 1e-9) for packet in whole if TCP in packet]
+    names = [field.name for field in TCP.fields_desc if field.name != "options"]
     for data, packet in zip(packets, whole):
         if TCP in packet:
             start, _ = tcp_span(data)
-            names = [field.name for field in TCP.fields_desc if field.name != "options"]
             assert tcp_header(data[start:]) == {name: int(packet[TCP].getfieldval(name)) for name in names}
     assert capture._raw[2].payload == b"abc!" and capture._raw[2].urgptr == 3
     assert tcp_span(b"\x45" + b"\0" * 10) is None  # shorter than an IP header
