@@ -53,7 +53,7 @@ build: deps venv
 # has changed since.
 # Needs the venv (build makes it); bench/run calls it for the trees it measures, with VENV set.
 bytecode:
-	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m compileall -q fixtures suites selftest targets bench conftest.py
+	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m compileall -q sockcheck fixtures suites selftest targets bench conftest.py
 	env -u PYTHONDONTWRITEBYTECODE $(PYTEST) --collect-only -q suites selftest >/dev/null
 
 # Offline: everything the report needs is in reports-tool/node_modules and the results folder.
@@ -93,7 +93,8 @@ $(ALLURE): $(REPORTS_TOOL)/package.json $(REPORTS_TOOL)/package-lock.json
 
 venv: $(STAMP)
 
-# The editable install maps the import name `sockcheck` to fixtures/ (and the catalogue to suites/),
+# The editable install maps sockcheck.fixtures to fixtures/, and the catalogue and the bundled targets
+# to suites/ and targets/ (sockcheck.suites, sockcheck.targets),
 # through setuptools' import finder; the pinned requirements come first, so nothing else is fetched.
 $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)

@@ -23,8 +23,8 @@ import resource
 
 import pytest
 
-from sockcheck import proctree
-from sockcheck.runtime import CAPTURE
+from sockcheck.launch import proctree
+from sockcheck.fixtures.runtime import CAPTURE
 
 CPU_DIR_VARIABLE = "SOCKCHECK_BENCH_CPU_DIR"
 _totals = {"target_cpu": 0.0, "capture_cpu": 0.0, "launches": 0, "ready_seconds": {}}

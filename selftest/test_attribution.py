@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sockcheck.isolation import hosts_file
+from sockcheck.launch.isolation import hosts_file
 from selftest.running import ROOT, c_command, target_toml
 
 TCP = ROOT / "suites" / "tcp"

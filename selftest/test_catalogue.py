@@ -6,8 +6,8 @@ import ast
 import re
 from pathlib import Path
 
-from sockcheck.catalogue import CATALOGUE
-from sockcheck.manifest import TargetSpec, load_manifest
+from sockcheck.verdicts.catalogue import CATALOGUE
+from sockcheck.launch.manifest import TargetSpec, load_manifest
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
 CHECK_DECORATOR = re.compile(r'^@check\("([^"]+)"\)', re.M)

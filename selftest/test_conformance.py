@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from sockcheck.catalogue import CATALOGUE
-from sockcheck.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
-from sockcheck.verdict import Violation, describe_stream, first_difference, violation
+from sockcheck.verdicts.catalogue import CATALOGUE
+from sockcheck.verdicts.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
+from sockcheck.verdicts.findings import Violation, describe_stream, first_difference, violation
 
 RT, BIN, UDP = "tcp.echo.roundtrip", "tcp.echo.binary", "udp.echo.roundtrip"
 

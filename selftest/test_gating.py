@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from sockcheck.catalogue import CAPACITY, CATALOGUE, MUST, SHOULD
-from sockcheck.conformance import Verdicts, render_matrix, render_violations
-from sockcheck.gating import Baseline, Gate, GateError, compare, load_baseline, parse_gate
+from sockcheck.verdicts.catalogue import CAPACITY, CATALOGUE, MUST, SHOULD
+from sockcheck.verdicts.conformance import Verdicts, render_matrix, render_violations
+from sockcheck.verdicts.gating import Baseline, Gate, GateError, compare, load_baseline, parse_gate
 from selftest.running import ROOT, TCP_SUITE, c_command, target_toml, write_manifest
 
 CONCURRENCY_SUITE = ROOT / "suites" / "tcp" / "test_concurrency.py"

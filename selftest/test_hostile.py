@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sockcheck.ports import PortAllocator
+from sockcheck.launch.ports import PortAllocator
 from selftest.running import (
     SELFTEST_TARGETS,
     ROOT,
@@ -150,8 +150,8 @@ def test_flood_target_writes_what_it_says():
 @pytest.fixture
 def echo_server():
     """A correct echo server started here, to be named by address (it shares this worker's namespace)."""
-    from sockcheck.launcher import RunningTarget
-    from sockcheck.manifest import TargetSpec
+    from sockcheck.launch.launcher import RunningTarget
+    from sockcheck.launch.manifest import TargetSpec
 
     spec = TargetSpec(name="echo", transport="tcp", source="selftest", cwd=SELFTEST_TARGETS,
                       command=("{python}", str(SELFTEST_TARGETS / "echo.py"), "{port}", "{host}"))
@@ -195,7 +195,7 @@ def test_unmanaged_connection_refused_is_a_clear_error(sockcheck):
 def test_capture_closes_its_packet_socket():
     """Each wire-checked case used to leave its AF_PACKET socket open in the worker, with its 64 MiB receive
     buffer fed a copy of every later loopback packet (found by bench/soak's descriptor probe)."""
-    from sockcheck.wire import Capture, CaptureUnavailable
+    from sockcheck.capture.wire import Capture, CaptureUnavailable
 
     def sockets() -> set[str]:
         """This process's open sockets, as /proc/self/fd links."""

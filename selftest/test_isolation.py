@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from sockcheck import isolation
+from sockcheck.launch import isolation
 
 CHILD_EHASH = "/proc/sys/net/ipv4/tcp_child_ehash_entries"
 TW_BUCKETS = "/proc/sys/net/ipv4/tcp_max_tw_buckets"

@@ -14,11 +14,11 @@ import time
 import psutil
 import pytest
 
-from sockcheck import launcher
-from sockcheck.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
-from sockcheck.manifest import TargetSpec
+from sockcheck.launch import launcher
+from sockcheck.launch.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
+from sockcheck.launch.manifest import TargetSpec
 from sockcheck.polling import poll_until
-from sockcheck.ports import PortAllocator
+from sockcheck.launch.ports import PortAllocator
 from selftest.running import (
     RUN_VARIABLE,
     SELFTEST_TARGETS,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sockcheck.manifest import (
+from sockcheck.launch.manifest import (
     DEFAULT_READY_TIMEOUT,
     ManifestError,
     check_unique,

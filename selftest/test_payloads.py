@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sockcheck.payloads import BLOCK, WINDOWED, Payloads
+from sockcheck.net.payloads import BLOCK, WINDOWED, Payloads
 
 
 @pytest.mark.parametrize("size", [1, 4096, WINDOWED - 1, WINDOWED, BLOCK, BLOCK + 1])

@@ -16,11 +16,11 @@ import pytest
 
 import suites.tcp.test_close as close_suite
 import suites.tcp.test_echo as echo_suite
-from sockcheck.allure_report import CATEGORIES, environment_properties
-from sockcheck.applicability import not_applicable_reason
-from sockcheck.catalogue import CATALOGUE
-from sockcheck.conformance import Verdicts, render_markdown, render_matrix, replay_command
-from sockcheck.manifest import load_manifest
+from sockcheck.fixtures.allure_report import CATEGORIES, environment_properties
+from sockcheck.verdicts.applicability import not_applicable_reason
+from sockcheck.verdicts.catalogue import CATALOGUE
+from sockcheck.verdicts.conformance import Verdicts, render_markdown, render_matrix, replay_command
+from sockcheck.launch.manifest import load_manifest
 from selftest.running import BUNDLED_MANIFEST, ROOT, TCP_SUITE, c_command, run_env, target_toml
 
 CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"

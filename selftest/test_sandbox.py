@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sockcheck import sandbox
+from sockcheck.launch import sandbox
 from selftest.running import ROOT, c_command, target_toml
 
 ROUNDTRIP = "tcp.echo.roundtrip"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from sockcheck.manifest import load_manifest
+from sockcheck.launch.manifest import load_manifest
 
 from selftest.running import BUNDLED_MANIFEST, C_BIN, UDP_SUITE, TCP_SUITE, c_command, target_toml
 

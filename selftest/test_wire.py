@@ -9,7 +9,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sockcheck.wire import (Capture, CaptureUnavailable, RawSegment, Segment, extract, filter_program, ladder_svg, ladder_text,
+from sockcheck.capture.wire import (Capture, CaptureUnavailable, RawSegment, Segment, extract, filter_program, ladder_svg, ladder_text,
                            relative_segments, tcp_header, tcp_span, to_segments)
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
@@ -167,9 +167,9 @@ def test_capture_stops_and_reaps_its_process(capture_here):
     client.sendall(b"x")
     assert server.recv(1) == b"x"
     process = psutil.Process().children()
-    assert any("capture_process" in " ".join(p.cmdline()) for p in process)
+    assert any("capture/process.py" in " ".join(p.cmdline()) for p in process)
     capture.stop()
-    assert not any("capture_process" in " ".join(p.cmdline()) for p in psutil.Process().children())
+    assert not any("capture/process.py" in " ".join(p.cmdline()) for p in psutil.Process().children())
     assert capture.problem is None
     assert capture.cpu_seconds > 0
 
@@ -184,7 +184,7 @@ def test_filter_program_without_marker_has_no_udp_branch():
 def test_an_interrupted_answer_ends_the_capture_process(capture_here, monkeypatch):
     """A timeout or Ctrl-C half way through an answer left the rest of it in the pipe, to be read as the
     next answer; the capture process now goes at once, and stop() is clean."""
-    import sockcheck.wire as wire
+    import sockcheck.capture.wire as wire
 
     capture, client, server = capture_here
     client.sendall(b"x")
@@ -201,6 +201,6 @@ def test_an_interrupted_answer_ends_the_capture_process(capture_here, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         capture.segments()
     monkeypatch.undo()
-    assert not any("capture_process" in " ".join(p.cmdline()) for p in psutil.Process().children())
+    assert not any("capture/process.py" in " ".join(p.cmdline()) for p in psutil.Process().children())
     capture.stop()
     assert capture.problem == "harness: the capture was interrupted"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from sockcheck.checkmark import check
-from sockcheck.clients import exchange, send_without_reading
-from sockcheck.proctree import cpu_seconds, sched_times
-from sockcheck.verdict import describe_stream, violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import exchange, send_without_reading
+from sockcheck.launch.proctree import cpu_seconds, sched_times
+from sockcheck.verdicts.findings import describe_stream, violation
 
 TOTAL = 16 * 1024 * 1024
 STALL = 1.0  # seconds the client does not read: the stimulus, not a wait for an event

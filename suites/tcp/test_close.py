@@ -6,11 +6,11 @@ import signal
 
 import psutil
 
-from sockcheck.checkmark import check
-from sockcheck.clients import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
                               set_linger_reset)
 from sockcheck.polling import poll_until
-from sockcheck.verdict import Inconclusive, describe_stream, violation
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 WARMUP = 64 * 1024
 UNREAD = 1024 * 1024

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 
-from sockcheck.catalogue import MUST
-from sockcheck.checkmark import check
-from sockcheck.clients import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
+from sockcheck.verdicts.catalogue import MUST
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
                                unacknowledged_bytes)
-from sockcheck.verdict import Inconclusive, ordinal, violation
+from sockcheck.verdicts.findings import Inconclusive, ordinal, violation
 
 PARALLEL_CLIENTS = 64
 PARALLEL_CHUNKS = 4

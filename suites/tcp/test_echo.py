@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from sockcheck.checkmark import check
-from sockcheck.clients import COMPLETE, exchange
-from sockcheck.verdict import describe_stream, violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import COMPLETE, exchange
+from sockcheck.verdicts.findings import describe_stream, violation
 
 LARGE = 8 * 1024 * 1024
 

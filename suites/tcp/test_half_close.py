@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import socket
 
-from sockcheck.checkmark import check
-from sockcheck.clients import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect, narrow_server_share,
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect, narrow_server_share,
                               read_until_eof, send_until_stalled)
-from sockcheck.verdict import Inconclusive, describe_stream, violation
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 LARGE = 4 * 1024 * 1024
 QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from sockcheck.checkmark import check
-from sockcheck.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
 from sockcheck.polling import poll_until
-from sockcheck.verdict import Inconclusive, describe_stream, ordinal, violation
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, ordinal, violation
 
 SELECT_CONNECTIONS = 1100
 # Seconds for all of them, below the catalogue's timeout (85 s) with room for the verdict's

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sockcheck.checkmark import check
-from sockcheck.clients import EOF_, RESET, exchange
-from sockcheck.scheduling import unpreempted
-from sockcheck.verdict import describe_stream, violation
-from sockcheck.wire import client_bytes
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import EOF_, RESET, exchange
+from sockcheck.net.scheduling import unpreempted
+from sockcheck.verdicts.findings import describe_stream, violation
+from sockcheck.capture.wire import client_bytes
 
 TINY_WRITES = 1000
 

@@ -6,11 +6,11 @@ import socket
 
 import psutil
 
-from sockcheck.checkmark import check
-from sockcheck.clients import COMPLETE, exchange, read_exactly, read_until_eof, set_linger_reset
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import COMPLETE, exchange, read_exactly, read_until_eof, set_linger_reset
 from sockcheck.polling import poll_until
-from sockcheck.proctree import format_snapshot, snapshot
-from sockcheck.verdict import Inconclusive, describe_stream, violation
+from sockcheck.launch.proctree import format_snapshot, snapshot
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 ZOMBIE_CLIENTS = 32
 ZOMBIE_ROUNDS = 3

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sockcheck.checkmark import check
-from sockcheck.clients import TIMEOUT, exchange, write_one_segment_each
-from sockcheck.verdict import describe_stream, violation
-from sockcheck.wire import client_bytes
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import TIMEOUT, exchange, write_one_segment_each
+from sockcheck.verdicts.findings import describe_stream, violation
+from sockcheck.capture.wire import client_bytes
 
 SMALL_WRITES = 200
 SPLIT_PAUSE = 0.05  # seconds between the two halves of a split message: the stimulus itself

@@ -5,13 +5,13 @@ from __future__ import annotations
 import errno
 import socket
 
-from sockcheck.checkmark import check
-from sockcheck.clients import EOF_, exchange, read_until_eof
-from sockcheck.launcher import LaunchError
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import EOF_, exchange, read_until_eof
+from sockcheck.launch.launcher import LaunchError
 from sockcheck.polling import poll_until
-from sockcheck.proctree import format_snapshot, snapshot
-from sockcheck.tcpstates import format_states, read_tcp_states
-from sockcheck.verdict import Inconclusive, describe_stream, violation
+from sockcheck.launch.proctree import format_snapshot, snapshot
+from sockcheck.net.socket_table import format_states, read_tcp_states
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 STOP_TIMEOUT = 3.0  # seconds for the whole target to end on SIGTERM, before --timeout-scale
 

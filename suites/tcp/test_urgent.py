@@ -7,9 +7,9 @@ import select
 import socket
 import time
 
-from sockcheck.checkmark import check
-from sockcheck.clients import exchange
-from sockcheck.verdict import violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import exchange
+from sockcheck.verdicts.findings import violation
 
 BEFORE, URGENT, AFTER = b"abc", b"!", b"def"
 URGENT_OFFSET = len(BEFORE)  # the urgent byte's offset in the client's stream

@@ -7,9 +7,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from sockcheck.catalogue import MUST
-from sockcheck.checkmark import check
-from sockcheck.verdict import Inconclusive, violation
+from sockcheck.verdicts.catalogue import MUST
+from sockcheck.fixtures.checkmark import check
+from sockcheck.verdicts.findings import Inconclusive, violation
 
 COUNT = 500
 SIZE = 512

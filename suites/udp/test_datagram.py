@@ -7,9 +7,9 @@ import socket
 import time
 from collections import Counter
 
-from sockcheck.checkmark import check
-from sockcheck.clients import recv_datagrams
-from sockcheck.verdict import Inconclusive, violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import recv_datagrams
+from sockcheck.verdicts.findings import Inconclusive, violation
 
 BOUNDARY_SIZES = (1, 700, 1400)
 # Each group goes out in one of the six orders of its sizes, so any two

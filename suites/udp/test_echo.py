@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sockcheck.checkmark import check
-from sockcheck.verdict import violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.verdicts.findings import violation
 
 
 @check("udp.echo.roundtrip")

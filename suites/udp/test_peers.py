@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import selectors
 
-from sockcheck.checkmark import check
-from sockcheck.clients import recv_datagrams
-from sockcheck.verdict import violation
+from sockcheck.fixtures.checkmark import check
+from sockcheck.net.clients import recv_datagrams
+from sockcheck.verdicts.findings import violation
 
 PER_CLIENT = 8
 
