@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import exchange, send_without_reading
+from sockcheck.net.stream import exchange, send_without_reading
 from sockcheck.launch.proctree import cpu_seconds, sched_times
 from sockcheck.verdicts.findings import describe_stream, violation
 

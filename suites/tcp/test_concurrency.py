@@ -6,7 +6,7 @@ import time
 
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
+from sockcheck.net.stream import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
                                unacknowledged_bytes)
 from sockcheck.verdicts.findings import Inconclusive, ordinal, violation
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import COMPLETE, exchange
+from sockcheck.net.stream import COMPLETE, exchange
 from sockcheck.verdicts.findings import describe_stream, violation
 
 LARGE = 8 * 1024 * 1024

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
+from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
 from sockcheck.polling import poll_until
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, ordinal, violation
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import EOF_, RESET, exchange
+from sockcheck.net.stream import EOF_, RESET, exchange
 from sockcheck.net.scheduling import unpreempted
 from sockcheck.verdicts.findings import describe_stream, violation
 from sockcheck.capture.wire import client_bytes

@@ -7,7 +7,7 @@ import socket
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import COMPLETE, exchange, read_exactly, read_until_eof, set_linger_reset
+from sockcheck.net.stream import COMPLETE, exchange, read_exactly, read_until_eof, set_linger_reset
 from sockcheck.polling import poll_until
 from sockcheck.launch.proctree import format_snapshot, snapshot
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation

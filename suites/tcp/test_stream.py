@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import TIMEOUT, exchange, write_one_segment_each
+from sockcheck.net.stream import TIMEOUT, exchange, write_one_segment_each
 from sockcheck.verdicts.findings import describe_stream, violation
 from sockcheck.capture.wire import client_bytes
 

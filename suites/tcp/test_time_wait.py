@@ -6,7 +6,7 @@ import errno
 import socket
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import EOF_, exchange, read_until_eof
+from sockcheck.net.stream import EOF_, exchange, read_until_eof
 from sockcheck.launch.launcher import LaunchError
 from sockcheck.polling import poll_until
 from sockcheck.launch.proctree import format_snapshot, snapshot

@@ -8,7 +8,7 @@ import socket
 import time
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.clients import exchange
+from sockcheck.net.stream import exchange
 from sockcheck.verdicts.findings import violation
 
 BEFORE, URGENT, AFTER = b"abc", b"!", b"def"
