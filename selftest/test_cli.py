@@ -4,6 +4,8 @@ pytest configuration, and shards that merge into the verdicts of one run."""
 from __future__ import annotations
 
 import json
+import re
+import xml.etree.ElementTree as ET
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sockcheck import cli
+from sockcheck.fixtures.plugin import in_shard
 from sockcheck.verdicts.merge import junit, merge
 from selftest.running import BUNDLED_MANIFEST, PYTEST_INI, c_command, new_run_id, run_env, target_toml, write_manifest
 
@@ -83,7 +86,7 @@ def test_three_shards_merge_into_one_run(user_folder):
     the exit status and the JUnit of one unsharded run."""
     selection = ["--targets-file", str(BUNDLED_MANIFEST), "--only-target", "c-epoll", "--only-target", "c-udp",
                  "--only-target", "f-linger-zero", "-k", "echo or close or half-close", "--seed", "7"]
-    whole = sockcheck(user_folder, *selection, "--conformance-json=all.json")
+    whole = sockcheck(user_folder, *selection, "--conformance-json=all.json", "--junitxml=all.xml")
     shards = [sockcheck(user_folder, *selection, f"--shard={k}/3", f"--conformance-json=s{k}.json") for k in (1, 2, 3)]
     assert whole.returncode == 0 and all(s.returncode == 0 for s in shards), [s.stdout for s in shards]
     assert all(cells(user_folder / f"s{k}.json") for k in (1, 2, 3))  # each shard ran something
@@ -92,6 +95,41 @@ def test_three_shards_merge_into_one_run(user_folder):
     assert merged.returncode == 0, merged.stdout + merged.stderr
     assert cells(user_folder / "merged.json") == cells(user_folder / "all.json")
     assert "tcp.close.fin-not-rst[f-linger-zero]" in (user_folder / "merged.xml").read_text()
+    # The same cases split into shards and merged: the same JSON and, byte for byte apart from times,
+    # the same JUnit as the run that judged them (separate runs differ in measured figures and pids).
+    whole_doc = json.loads((user_folder / "all.json").read_text())
+    for k in (1, 2, 3):
+        (user_folder / f"cut{k}.json").write_text(json.dumps(shard_of(whole_doc, (k, 3))))
+    again = sockcheck(user_folder, "merge", "cut1.json", "cut2.json", "cut3.json", "--conformance-json=again.json",
+                      "--junitxml=again.xml")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert untimed_targets(user_folder / "again.json") == untimed_targets(user_folder / "all.json")
+    merged_xml, whole_xml = (untimed_junit(user_folder / name) for name in ("again.xml", "all.xml"))
+    assert merged_xml == whole_xml
+    assert 'name="rule_url"' in whole_xml and 'name="check"' in whole_xml and "<failure" not in whole_xml
+    assert 'type="xfail"' in whole_xml  # f-linger-zero's declared violations, caught
+
+
+def shard_of(document: dict, shard: tuple[int, int]) -> dict:
+    """The part of a run's JSON that ``--shard K/N`` would have run."""
+    part = json.loads(json.dumps(document))
+    for entry in part["targets"].values():
+        entry["checks"] = {check: cell for check, cell in entry["checks"].items()
+                           if all(in_shard(nodeid, shard) for nodeid in cell["nodeids"])}
+    return part
+
+
+def untimed_targets(path: Path) -> dict:
+    """The JSON's targets with every duration left out."""
+    targets = json.loads(path.read_text())["targets"]
+    for entry in targets.values():
+        for cell in entry["checks"].values():
+            cell.pop("duration")
+    return targets
+
+
+def untimed_junit(path: Path) -> str:
+    return re.sub(r' (time|timestamp)="[^"]*"', "", path.read_text())
 
 
 def test_merge_fails_the_run_when_a_shard_did():
@@ -100,4 +138,5 @@ def test_merge_fails_the_run_when_a_shard_did():
                     "nodeids": ["suites/tcp/test_echo.py::test_roundtrip[x]"]}}}}}
     verdicts = merge([document])
     assert verdicts.gating_problems()
-    assert junit(verdicts).getroot().get("failures") == "1"
+    suite = ET.fromstring(junit(verdicts)).find("testsuite")
+    assert suite.get("failures") == "1" and suite.find("testcase/failure").text.startswith("echo: expected a; got b")

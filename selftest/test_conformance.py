@@ -1,4 +1,4 @@
-"""Unit tests of sockcheck.conformance (verdict folding, JSON document, matrix) and sockcheck.verdict."""
+"""Unit tests of the verdict record and its fold, the verdicts table (JSON document), the matrix and the findings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import random
 import pytest
 
 from sockcheck.verdicts.catalogue import CATALOGUE
-from sockcheck.verdicts.conformance import LEGEND, SEVERITY, CaseResult, Verdicts, render_matrix, render_problems, write_json
+from sockcheck.verdicts.matrix import LEGEND, render_matrix, render_problems
+from sockcheck.verdicts.record import SEVERITY, Judge, Outcome, Phase, verdict_of
+from sockcheck.verdicts.table import Verdicts, write_json
+from selftest.cases import case, record
 from sockcheck.verdicts.findings import Violation, describe_stream, first_difference, violation
 
 RT, BIN, UDP = "tcp.echo.roundtrip", "tcp.echo.binary", "udp.echo.roundtrip"
@@ -18,21 +21,15 @@ def verdicts(*targets: str) -> Verdicts:
     return Verdicts(targets={t: {"transport": "tcp", "model": "other"} for t in targets}, check_order=list(CATALOGUE))
 
 
-def record(v: Verdicts, nodeid: str, target: str, check: str, *phases: tuple[str | None, str]) -> None:
-    for outcome, message in phases:
-        v.record({"target": target, "check": check, "outcome": outcome, "message": message,
-                  "isolation": "netns"}, nodeid, 0.25)
-
-
 def test_phases_fold_to_the_worst():
     """A failing teardown after a passing call used to be reported as a pass."""
-    case = CaseResult("n", "t", RT)
-    case.absorb(None, "", 0.1)  # a passing setup adds nothing
-    case.absorb("passed", "", 0.2)
-    case.absorb("error", "teardown: survived SIGKILL", 0.3)
-    case.absorb("passed", "later but milder", 0.0)
-    assert (case.outcome, case.message) == ("error", "teardown: survived SIGKILL")
-    assert case.duration == pytest.approx(0.6)
+    phases = [Phase("setup", None, "", duration=0.1),  # a passing setup adds nothing
+              Phase("call", Outcome.PASSED, "", duration=0.2),
+              Phase("teardown", Outcome.ERROR, "teardown: survived SIGKILL", duration=0.3),
+              Phase("teardown", Outcome.PASSED, "later but milder", duration=0.0)]
+    verdict = verdict_of(phases, nodeid="n", check=RT, target="t", judge=Judge())
+    assert (verdict.outcome, verdict.message, verdict.gating) == ("error", "teardown: survived SIGKILL", True)
+    assert verdict.duration == pytest.approx(0.6)
 
 
 @pytest.mark.parametrize(("first", "second", "worst"), [
@@ -47,8 +44,8 @@ def test_phases_fold_to_the_worst():
 def test_several_cases_of_one_check_take_the_worst(first, second, worst):
     """A check with several test cases must report its worst case, whatever order they finish in."""
     v = verdicts("t")
-    record(v, "a.py::x[t]", "t", RT, (first, f"msg {first}"))
-    record(v, "b.py::y[t]", "t", RT, (second, f"msg {second}"))
+    v.record(case("a.py::x[t]", "t", RT, (first, f"msg {first}")))
+    v.record(case("b.py::y[t]", "t", RT, (second, f"msg {second}")))
     cell = v.by_target()["t"][RT]
     assert cell["outcome"] == worst and cell["message"] == f"msg {worst}"
     assert cell["nodeids"] == ["a.py::x[t]", "b.py::y[t]"] and cell["duration"] == 0.5
@@ -63,7 +60,7 @@ def test_severity_order_is_documented():
 def test_case_without_a_call_result_is_an_error():
     """An interrupted case (setup passed, call never reported) must not vanish or count as a pass."""
     v = verdicts("t")
-    record(v, "a.py::x[t]", "t", RT, (None, ""))
+    v.record(case("a.py::x[t]", "t", RT, (None, "")))
     cell = v.by_target()["t"][RT]
     assert cell["outcome"] == "error" and "interrupted" in cell["message"]
 
@@ -227,3 +224,32 @@ def test_violation_format():
     exc = violation("half-close", "65536 bytes then EOF", "40960 bytes then RST")
     assert isinstance(exc, Violation) and isinstance(exc, AssertionError)
     assert str(exc) == "half-close: expected 65536 bytes then EOF; got 40960 bytes then RST"
+
+
+def test_a_capacity_checks_must_level_finding_is_must_everywhere():
+    """A capacity check that finds corrupted data raises Violation(level=MUST): the summary line, the JSON
+    cell, JUnit and Markdown say must, and the default gate fails the run on it."""
+    from sockcheck.verdicts.junit import render_junit
+    from sockcheck.verdicts.markdown import render_markdown
+
+    parallel = "tcp.concurrency.parallel"
+    assert CATALOGUE[parallel].level == "capacity"
+    phases = [Phase("setup", None), Phase("call", Outcome.FAILED, "parallel: expected own bytes; got another's",
+                                          level="must", evidence=(("clients", "3 got bytes of 4"),))]
+    verdict = verdict_of(phases, nodeid="t.py::p[me]", check=parallel, target="me", judge=Judge())
+    assert (verdict.outcome, verdict.level, verdict.gating) == ("failed", "must", True)
+    v = verdicts("me")
+    v.record(verdict)
+    cell = v.document({})["targets"]["me"]["checks"][parallel]
+    assert cell["level"] == "must" and cell["evidence"] == [["clients", "3 got bytes of 4"]]
+    assert "[must · " in render_problems(v)[0] and "[capacity" not in render_problems(v)[0]
+    junit = render_junit(v, {"seed": 1}).decode()
+    assert '<property name="level" value="must" />' in junit and "3 got bytes of 4" in junit
+    assert "[must · " in render_markdown(v, {"seed": 1, "exitstatus": 1})
+
+
+def test_a_verdict_travels_as_plain_values():
+    """Between an xdist worker and the controller the record is JSON-able values, and comes back equal."""
+    verdict = case("t.py::r[me]", "me", RT, (None, ""), ("failed", "echo: expected a; got b"),
+                   evidence=(("target log: me", "\x1b[2J"),), owner=None)
+    assert verdict.__class__.from_json(json.loads(json.dumps(verdict.as_json()))) == verdict

@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from sockcheck.verdicts.catalogue import CAPACITY, CATALOGUE, MUST, SHOULD
-from sockcheck.verdicts.conformance import Verdicts, render_matrix, render_violations
+from sockcheck.verdicts.matrix import render_matrix
+from sockcheck.verdicts.table import Verdicts
+from sockcheck.verdicts.violations import render_violations
+from selftest.cases import record
 from sockcheck.verdicts.gating import Baseline, Gate, GateError, compare, load_baseline, parse_gate
 from selftest.running import ROOT, TCP_SUITE, c_command, target_toml, write_manifest
 
@@ -108,9 +111,9 @@ def test_load_baseline_rejects(tmp_path, text, fragment):
 def test_violations_fragment_loads_as_toml():
     """The fragment must be TOML a manifest can take: quotes, backslashes and pipes in messages escaped."""
     v = Verdicts(targets={"me": {"transport": "tcp", "model": "other"}}, check_order=list(CATALOGUE))
-    v.record({"target": "me", "check": ROUNDTRIP, "outcome": "failed", "message": 'got "x" \\ y\n'}, "a[me]", 0.1)
-    v.record({"target": "me", "check": PARALLEL, "outcome": "below", "message": "24 of 64"}, "b[me]", 0.1)
-    v.record({"target": "me", "check": IDLE, "outcome": "xfailed", "message": "caught"}, "c[me]", 0.1)
+    record(v, "a[me]", "me", ROUNDTRIP, ("failed", 'got "x" \\ y\n'))
+    record(v, "b[me]", "me", PARALLEL, ("below", "24 of 64"))
+    record(v, "c[me]", "me", IDLE, ("xfailed", "caught"))
     text = render_violations(v, {"me": {IDLE: "iterative"}}, {"seed": 1})
     (entry,) = tomllib.loads(text)["target"]
     assert entry["name"] == "me" and entry["violates"][IDLE] == "iterative"
@@ -229,9 +232,9 @@ def test_allure_and_junit_follow_the_gate(sockcheck, tmp_path):
 
 def test_matrix_shows_what_gates_in_upper_case():
     v = Verdicts(targets={"t": {"transport": "tcp", "model": "other"}}, check_order=list(CATALOGUE))
-    v.record({"target": "t", "check": IDLE, "outcome": "failed", "message": "m", "gating": False}, "a[t]", 0.1)
-    v.record({"target": "t", "check": PARALLEL, "outcome": "below", "message": "m", "gating": True}, "b[t]", 0.1)
-    v.record({"target": "t", "check": ROUNDTRIP, "outcome": "failed", "message": "m"}, "c[t]", 0.1)  # default gate
+    record(v, "a[t]", "t", IDLE, ("failed", "m"), gating=False)
+    record(v, "b[t]", "t", PARALLEL, ("below", "m"), gating=True)
+    record(v, "c[t]", "t", ROUNDTRIP, ("failed", "m"))  # default gate
     wide = render_matrix(v, 200)
     assert wide[1].split() == ["t", "FAIL", "BELOW", "fail"], wide
     compact = render_matrix(v, 12)
@@ -243,9 +246,9 @@ def test_inconclusive_never_fails_the_run():
     for gate in (Gate(), Gate("must"), Gate("capacity")):
         assert not gate.gates("inconclusive", MUST)
     v = Verdicts(targets={"t": {"transport": "tcp", "model": "other"}}, check_order=list(CATALOGUE))
-    v.record({"target": "t", "check": "tcp.process.fd-leak", "outcome": "inconclusive", "gating": False,
-              "message": "cannot judge fd leak: the warm-up was not echoed (see tcp.echo.roundtrip)",
-              "owner": ROUNDTRIP}, "a[t]", 0.1)
+    record(v, "a[t]", "t", "tcp.process.fd-leak",
+           ("inconclusive", "cannot judge fd leak: the warm-up was not echoed (see tcp.echo.roundtrip)"),
+           owner=ROUNDTRIP)
     cell = v.document({})["targets"]["t"]["checks"]["tcp.process.fd-leak"]
     assert (cell["outcome"], cell["gating"], cell["owner"]) == ("inconclusive", False, ROUNDTRIP)
     assert v.problems() and not v.gating_problems()

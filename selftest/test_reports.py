@@ -19,7 +19,11 @@ import suites.tcp.test_echo as echo_suite
 from sockcheck.fixtures.allure_report import CATEGORIES, environment_properties
 from sockcheck.verdicts.applicability import not_applicable_reason
 from sockcheck.verdicts.catalogue import CATALOGUE
-from sockcheck.verdicts.conformance import Verdicts, render_markdown, render_matrix, replay_command
+from sockcheck.verdicts.markdown import render_markdown
+from sockcheck.verdicts.matrix import render_matrix
+from sockcheck.verdicts.replay import replay_command
+from sockcheck.verdicts.table import Verdicts
+from selftest.cases import record
 from sockcheck.launch.manifest import load_manifest
 from selftest.running import BUNDLED_MANIFEST, ROOT, TCP_SUITE, c_command, run_env, target_toml
 
@@ -80,8 +84,7 @@ def bundled_verdicts(*, with_failure: bool = True) -> Verdicts:
                 outcome = "passed"
             if with_failure and (target.name, spec.id) == ("c-epoll", FIN):
                 outcome = "failed"
-            v.record({"target": target.name, "check": spec.id, "outcome": outcome, "message": "m"},
-                     f"{spec.id}[{target.name}]", 0.1)
+            record(v, f"{spec.id}[{target.name}]", target.name, spec.id, (outcome, "m"))
     return v
 
 
@@ -123,8 +126,7 @@ def test_markdown_summary_is_valid_and_complete():
     """The job summary must be well-formed Markdown: tables with a constant column count even when a
     message holds a pipe, every problem listed with its message, and the replay command."""
     v = bundled_verdicts()
-    v.record({"target": "c-poll", "check": ROUNDTRIP, "outcome": "error", "message": "harness error: a | b <c> *d*"},
-             "x[c-poll]", 0.1)
+    record(v, "x[c-poll]", "c-poll", ROUNDTRIP, ("error", "harness error: a | b <c> *d*"))
     replay = replay_command("suites/tcp/test_close.py::test_fin_not_rst[c-epoll]", SEED)
     text = render_markdown(v, {"seed": SEED, "exitstatus": 1, "isolation": "netns", "duration": 81.2}, replay)
     tables = markdown_tables(text)
