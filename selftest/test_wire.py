@@ -9,8 +9,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sockcheck.capture.wire import (Capture, CaptureUnavailable, RawSegment, Segment, extract, filter_program, ladder_svg, ladder_text,
-                           relative_segments, tcp_header, tcp_span, to_segments)
+from sockcheck.capture.filter import filter_program
+from sockcheck.capture.ladder import Segment, ladder_svg, ladder_text, relative_segments, to_segments
+from sockcheck.capture.pcap import RawSegment, extract, tcp_header, tcp_span
+from sockcheck.capture.wire import Capture, CaptureUnavailable
 from selftest.running import BUNDLED_MANIFEST, ROOT
 
 CLOSE_SUITE = ROOT / "suites" / "tcp" / "test_close.py"

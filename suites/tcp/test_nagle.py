@@ -6,7 +6,7 @@ from sockcheck.fixtures.checkmark import check
 from sockcheck.net.stream import EOF_, RESET, exchange
 from sockcheck.net.scheduling import unpreempted
 from sockcheck.verdicts.findings import describe_stream, violation
-from sockcheck.capture.wire import client_bytes
+from sockcheck.capture.ladder import client_bytes
 
 TINY_WRITES = 1000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sockcheck.fixtures.checkmark import check
 from sockcheck.net.stream import TIMEOUT, exchange, write_one_segment_each
 from sockcheck.verdicts.findings import describe_stream, violation
-from sockcheck.capture.wire import client_bytes
+from sockcheck.capture.ladder import client_bytes
 
 SMALL_WRITES = 200
 SPLIT_PAUSE = 0.05  # seconds between the two halves of a split message: the stimulus itself
