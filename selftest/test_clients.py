@@ -1,4 +1,4 @@
-"""The client helpers of sockcheck/net/stream.py against tiny in-process servers, and the checks' pure judgments."""
+"""The client helpers of sockcheck/net/ against tiny in-process servers, and the checks' pure judgments."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from sockcheck.net.stream import (COMPLETE, NARROW_MSS, STALLED, ConnectionHolder, StreamResult, converse,
-                              narrow_connect, open_many, send_until_stalled, unread_bytes)
+from sockcheck.net.crowd import converse, open_many
+from sockcheck.net.holding import ConnectionHolder
+from sockcheck.net.stream import (COMPLETE, NARROW_MSS, STALLED, StreamResult, narrow_connect, send_until_stalled,
+                                  unread_bytes)
 from sockcheck.verdicts.findings import ordinal
 from suites.tcp.test_concurrency import describe_waves, served_figures, stolen_bytes, waves
 from suites.tcp.test_limits import Tally

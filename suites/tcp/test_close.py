@@ -8,7 +8,7 @@ import psutil
 
 from sockcheck.fixtures.checkmark import check
 from sockcheck.net.stream import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
-                              set_linger_reset)
+                                  set_linger_reset)
 from sockcheck.polling import poll_until
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 

@@ -6,8 +6,8 @@ import time
 
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import (StreamResult, converse, converse_through_retransmission, exchange, open_many,
-                               unacknowledged_bytes)
+from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
+from sockcheck.net.stream import StreamResult, exchange, unacknowledged_bytes
 from sockcheck.verdicts.findings import Inconclusive, ordinal, violation
 
 PARALLEL_CLIENTS = 64

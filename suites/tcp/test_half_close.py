@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect, narrow_server_share,
-                              read_until_eof, send_until_stalled)
+from sockcheck.net.stream import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect,
+                                  narrow_server_share, read_until_eof, send_until_stalled)
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 LARGE = 4 * 1024 * 1024

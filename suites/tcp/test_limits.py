@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, ConnectionHolder, exchange, read_exactly
+from sockcheck.net.holding import ConnectionHolder
+from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, exchange, read_exactly
 from sockcheck.polling import poll_until
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, ordinal, violation
 

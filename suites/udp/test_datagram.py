@@ -8,7 +8,7 @@ import time
 from collections import Counter
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import recv_datagrams
+from sockcheck.net.datagram import recv_datagrams
 from sockcheck.verdicts.findings import Inconclusive, violation
 
 BOUNDARY_SIZES = (1, 700, 1400)

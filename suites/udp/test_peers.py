@@ -5,7 +5,7 @@ from __future__ import annotations
 import selectors
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import recv_datagrams
+from sockcheck.net.datagram import recv_datagrams
 from sockcheck.verdicts.findings import violation
 
 PER_CLIENT = 8
