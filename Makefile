@@ -1,7 +1,8 @@
 # sockcheck: one entry point for set-up, the conformance run and the project's tests.
 #   make conformance   run every check on every bundled target (pytest -n auto)
 #   make test          the self-tests, then the bundled conformance run
-#   make report        the Allure HTML report of the last `make conformance` (reports/allure-report)
+#   make report        the Allure report of the last `make conformance`, one HTML file that opens from
+#                      file:// (reports/allure-report/index.html); RESULTS=DIR for another run's results
 #   make report-demo   a run with a known failure, its report, and a screenshot proving it renders
 # conformance and test create .venv, install the pinned requirements, build the C targets and
 # install the Debian packages they need (as root; otherwise they say what to run).
@@ -12,11 +13,12 @@ PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.requirements-installed
 DEBIAN_PACKAGES := gcc make libc6-dev util-linux
 
-# Allure 3's command line comes from npm, pinned in reports-tool/package-lock.json and installed there.
-REPORTS_TOOL   := reports-tool
-ALLURE         := $(REPORTS_TOOL)/node_modules/.bin/allure
+# The report: `sockcheck report` (sockcheck/report.py) installs Allure 3's command line, pinned by
+# reports-tool/package-lock.json, into the per-user cache on first use, and writes the report as one file
+# beside the results (RESULTS=reports/demo/allure-results gives reports/demo/allure-report/index.html).
+SOCKCHECK      := $(VENV)/bin/sockcheck
 ALLURE_RESULTS := reports/allure-results
-ALLURE_REPORT  := reports/allure-report
+RESULTS        = $(ALLURE_RESULTS)
 DEMO           := reports/demo
 
 .PHONY: conformance test selftest build bytecode deps venv clean report report-demo report-tool node browser
@@ -56,27 +58,26 @@ bytecode:
 	env -u PYTHONDONTWRITEBYTECODE $(VENV)/bin/python -m compileall -q sockcheck fixtures suites selftest targets bench conftest.py
 	env -u PYTHONDONTWRITEBYTECODE $(PYTEST) --collect-only -q suites selftest >/dev/null
 
-# Offline: everything the report needs is in reports-tool/node_modules and the results folder.
+# Any results path, relative or absolute; offline once the command line is installed.
 report: report-tool
-	@test -d $(ALLURE_RESULTS) || { echo "no $(ALLURE_RESULTS): run make conformance first" >&2; exit 1; }
-	SOCKCHECK_ALLURE_RESULTS=$(CURDIR)/$(ALLURE_RESULTS) $(ALLURE) generate --config $(REPORTS_TOOL)/allurerc.mjs \
-		--output $(ALLURE_REPORT) $(ALLURE_RESULTS)
-	@echo "report: $(ALLURE_REPORT)/index.html (serve it: $(ALLURE) open $(ALLURE_REPORT))"
+	@test -d "$(RESULTS)" || { echo "no $(RESULTS): run make conformance first, or make report RESULTS=DIR" >&2; exit 1; }
+	$(SOCKCHECK) report "$(RESULTS)"
 
 # A run in which one faulty server declares nothing (a --target one-liner), so its
-# violations are real failures; then its report and a screenshot of a failing case.
+# violations are real failures; then its report and a screenshot of a failing case,
+# taken from file:// as a downloaded report is opened.
 report-demo: build report-tool browser
 	rm -rf $(DEMO)
 	-$(PYTEST) -n auto --target "linger-zero=targets/faulty/bin/linger_zero {port} {host}" \
 		--target "c-epoll=targets/c/bin/epoll_echo {port} {host}" -k "half-close or close or echo" \
 		--alluredir=$(DEMO)/allure-results --conformance-json=$(DEMO)/conformance.json \
 		--conformance-md=$(DEMO)/conformance.md --junitxml=$(DEMO)/junit.xml --evidence-dir=$(DEMO)/evidence
-	SOCKCHECK_ALLURE_RESULTS=$(CURDIR)/$(DEMO)/allure-results $(ALLURE) generate --config $(REPORTS_TOOL)/allurerc.mjs \
-		--output $(DEMO)/allure-report $(DEMO)/allure-results
+	$(SOCKCHECK) report $(DEMO)/allure-results
 	$(VENV)/bin/python scripts/report-screenshot $(DEMO)/allure-report --case "FIN, not RST [linger-zero]" \
 		--out $(DEMO)/failing-case.png
 
-report-tool: node $(ALLURE)
+# What the report needs besides sockcheck: Node.js and npm (the command installs Allure with them).
+report-tool: node venv
 
 # Node.js (for Allure 3) and Chromium (for the screenshot) from Debian, as root like the other
 # dependencies; otherwise the line to run.
@@ -85,11 +86,6 @@ node:
 
 browser:
 	@$(call need_debian,chromium,chromium)
-
-$(ALLURE): $(REPORTS_TOOL)/package.json $(REPORTS_TOOL)/package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "make report needs Node.js 20+ and npm (Debian: apt-get install -y nodejs npm)" >&2; exit 1; }
-	npm --prefix $(REPORTS_TOOL) ci --no-audit --no-fund
-	touch $@
 
 venv: $(STAMP)
 
