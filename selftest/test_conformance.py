@@ -160,7 +160,7 @@ def test_render_matrix_empty():
     assert render_matrix(verdicts("t"), 120) == []
 
 
-# -- sockcheck.verdict ------------------------------------------------------------------
+# -- sockcheck.verdicts.findings ------------------------------------------------------------------
 
 def naive_first_difference(a: bytes, b: bytes) -> int | None:
     if a == b:
