@@ -63,3 +63,14 @@ def test_modules_stay_small():
     long = {str(path.relative_to(ROOT)): n for path in python_files(CORE) + python_files(PLUGIN_SIDE)
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+def test_every_subpackage_is_in_the_distribution():
+    """pyproject.toml lists the packages explicitly: a new subpackage left out would be missing from
+    the installed command (it imports fine from the checkout)."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(path.parent.relative_to(ROOT).parts) for path in CORE.rglob("__init__.py")
+             if "__pycache__" not in path.parts}
+    assert found - listed == set()

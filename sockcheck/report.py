@@ -54,7 +54,7 @@ from pathlib import Path
 
 from sockcheck import __version__, layout
 
-TOOL_SOURCE = layout.ROOT / "reports-tool"  # package.json and package-lock.json of the pinned Allure 3
+TOOL_SOURCE = Path(__file__).resolve().parent / "reports-tool"  # the pinned Allure 3 (a link in the checkout)
 TOOL_FILES = ("package.json", "package-lock.json")
 ALLURE_CLI = Path("node_modules") / "allure" / "cli.js"
 NODE_MAJOR = 20  # the pinned tree's engines (package-lock.json) ask for 20 or later
