@@ -14,8 +14,9 @@ import time
 import psutil
 import pytest
 
-from sockcheck.launch import launcher
-from sockcheck.launch.launcher import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog, LaunchError, RunningTarget
+from sockcheck.launch import launcher, readiness
+from sockcheck.launch.launcher import LaunchError, RunningTarget
+from sockcheck.launch.target_log import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog
 from sockcheck.launch.manifest import TargetSpec
 from sockcheck.polling import poll_until
 from sockcheck.launch.ports import PortAllocator
@@ -366,3 +367,29 @@ def test_substitute_placeholders():
     """{python}, {port} and {host} must be substituted inside arguments too, not only whole ones."""
     argv = launcher.substitute(("{python}", "--listen={host}:{port}", "x"), "::1", 7007)
     assert argv == [sys.executable, "--listen=::1:7007", "x"]
+
+
+# -- readiness --------------------------------------------------------------------------
+
+def test_wait_until_serving_asks_until_the_answer_is_yes():
+    """The wait must end at the first yes, not sleep on to a fixed interval's end."""
+    answers = iter([False, False, True])
+    assert readiness.wait_until_serving(lambda timeout: next(answers), None, 5.0) == readiness.READY
+
+
+def test_wait_until_serving_gives_up_at_its_deadline():
+    """A target that never serves must cost its ready_timeout, not more."""
+    began = time.monotonic()
+    assert readiness.wait_until_serving(lambda timeout: False, None, 0.2) == readiness.TIMED_OUT
+    assert 0.2 <= time.monotonic() - began < 1.0
+
+
+def test_wait_until_serving_notices_an_exit_at_once():
+    """A target that exits must end the wait when it exits, not at the deadline."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    began = time.monotonic()
+    try:
+        assert readiness.wait_until_serving(lambda timeout: False, process, 30.0) == readiness.EXITED
+    finally:
+        process.wait()
+    assert time.monotonic() - began < 10
