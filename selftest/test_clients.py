@@ -9,13 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from sockcheck.judgments.concurrency import describe_waves, served_figures, stolen_bytes, waves
+from sockcheck.judgments.limits import Tally
 from sockcheck.net.crowd import converse, open_many
 from sockcheck.net.holding import ConnectionHolder
-from sockcheck.net.stream import (COMPLETE, NARROW_MSS, STALLED, StreamResult, narrow_connect, send_until_stalled,
-                                  unread_bytes)
+from sockcheck.net.stream import COMPLETE, NARROW_MSS, STALLED, narrow_connect, send_until_stalled, unread_bytes
 from sockcheck.verdicts.findings import ordinal
-from suites.tcp.test_concurrency import describe_waves, served_figures, stolen_bytes, waves
-from suites.tcp.test_limits import Tally
 
 TIMEOUT = 5.0  # seconds any one step of these tests may take, far above what each needs
 
@@ -166,22 +165,18 @@ def test_waves_split_where_arrivals_pause():
     assert describe_waves([]) == "none" and waves([]) == 0
 
 
-def _result(data: bytes) -> StreamResult:
-    return StreamResult(data, COMPLETE if data else "timeout", 1.0, 0)
-
-
 def test_served_figures_count_the_served_and_the_waiting():
     expected = [b"a" * 8, b"b" * 8, b"c" * 8]
-    results = [_result(b"a" * 8), _result(b"b" * 4), _result(b"")]
-    assert served_figures(results, expected, 4, 2.0) == ("2 of 4 served at once (1 of them only partly: they "
-                                                        "stalled); 1 connected but got no byte back within 2.0s")
+    received = [b"a" * 8, b"b" * 4, b""]
+    assert served_figures(received, expected, 4, 2.0) == ("2 of 4 served at once (1 of them only partly: they "
+                                                         "stalled); 1 connected but got no byte back within 2.0s")
 
 
 def test_stolen_bytes_names_whose_they_were():
     expected = [bytes([i]) * 32 for i in range(3)]
-    assert stolen_bytes([_result(expected[0]), _result(expected[2]), _result(b"")], expected) == (
+    assert stolen_bytes([expected[0], expected[2], b""], expected) == (
         "client #2 got 32 bytes that are not its own: bytes of client #3")
-    assert stolen_bytes([_result(e[:10]) for e in expected], expected) is None
+    assert stolen_bytes([e[:10] for e in expected], expected) is None
 
 
 def test_select_fd_progress_and_ordinals():

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import signal
-
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import (COMPLETE, RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
+from sockcheck.judgments.close import (close_settled, describe_death, judge_orderly_close, judge_peer_reset,
+                                       judge_warmup, reset_stage, reset_while_not_reading)
+from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
                                   set_linger_reset)
 from sockcheck.polling import poll_until
-from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 WARMUP = 64 * 1024
 UNREAD = 1024 * 1024
@@ -47,20 +46,16 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
     with narrow_connect(target.address, prompt) as aborting:
         warmup = payloads.data(WARMUP, "warmup")
         echoed = exchange(aborting, warmup, expect=len(warmup), idle_timeout=prompt)
-        if echoed.data != warmup:
-            raise Inconclusive("peer reset", f"the aborting client's {WARMUP}-byte warm-up came back as "
-                               f"{describe_stream(warmup, echoed.data)} {echoed.describe_end()}".strip(),
-                               "tcp.echo.large")
+        unready = judge_warmup(warmup, echoed.data, echoed.end)
+        if unready:
+            raise unready
         unread = payloads.data(max(UNREAD, 8 * narrow_server_share()), "unread")
         push = send_until_stalled(aborting, unread, quiet=deadline(QUIET), patience=prompt, limit=deadline(WRITE_LIMIT))
         if push.end == RESET:
-            raise Inconclusive("peer reset", f"the server reset the connection after taking {push.sent} bytes "
-                               "from a client that was not reading, before the client's reset",
-                               "tcp.backpressure.slow-reader")
+            raise reset_while_not_reading("peer reset", push.sent, "the client's reset")
         set_linger_reset(aborting)
         holding = descriptors(target)
-    stage = (f"after a reset by a client that had sent {push.sent} bytes unread"
-             f" ({'all taken' if push.end == COMPLETE else 'the server had stopped taking more'})")
+    stage = reset_stage(push.sent, push.end)
     # The server learns of the reset when it next runs; a new client must not be
     # echoed before the server has had to deal with it, or a server that dies of
     # it a moment later would pass.
@@ -69,13 +64,14 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
     try:
         result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
     except ConnectionRefusedError:
-        raise violation("peer reset", f"the server to keep serving {stage}",
-                        f"connection refused: {death(target, prompt)}") from None
-    if target.exited() is not None:
-        raise violation("peer reset", f"the server still running {stage}", death(target, prompt))
-    if result.data != payload:
-        raise violation("peer reset", f"a new client echoed within {prompt:.1f}s {stage}",
-                        f"{len(result.data)} bytes {result.describe_end()}".strip())
+        received, end, refused = b"", RESET, True
+    else:
+        received, end, refused = result.data, result.end, False
+    exited = not refused and target.exited() is not None
+    finding = judge_peer_reset(stage, payload, received, end, refused=refused, exited=exited,
+                               death=death(target, prompt) if refused or exited else "", within=prompt)
+    if finding:
+        raise finding
     note(f"survived a reset {stage[len('after a reset '):]}; " + handled)
 
 
@@ -120,12 +116,7 @@ def death(target, timeout: float) -> str:
     if not target.spec.managed:
         return "the server is no longer listening"
     _, status = poll_until(target.exited, lambda s: s is not None, timeout)
-    if status is None:
-        return f"the server is no longer listening, but its process was still running {timeout:.1f}s later"
-    if status < 0:
-        name = signal.Signals(-status).name if -status in signal.valid_signals() else f"signal {-status}"
-        return f"the server died of {name}"
-    return f"the server exited with status {status}"
+    return describe_death(status, timeout)
 
 
 @check("tcp.close.fin-not-rst")
@@ -147,19 +138,7 @@ def test_fin_not_rst(target, wire, tcp_client, payloads, prompt):
     payload = payloads.data(32)
     exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
     sock.close()
-
-    def closed(segments) -> bool:
-        if any("R" in s.flags for s in segments):
-            return True
-        fins = [s for s in segments if not s.from_client and "F" in s.flags]
-        # Done once the client has acknowledged the server's FIN.
-        return bool(fins) and any(s.from_client and s.ack >= fins[-1].seq + 1 and "A" in s.flags for s in segments)
-
-    wire.wait_for(closed, prompt)
-    segments = wire.segments()
-    resets = [s for s in segments if "R" in s.flags]
-    if resets:
-        who = "client" if resets[0].from_client else "server"
-        raise violation("close", "FIN from the server and no RST", f"RST from the {who} ({resets[0].describe()})")
-    if not any(not s.from_client and "F" in s.flags for s in segments):
-        raise violation("close", f"FIN from the server within {prompt:.1f}s of the client's close", "no FIN")
+    wire.wait_for(close_settled, prompt)
+    finding = judge_orderly_close(wire.segments(), prompt)
+    if finding:
+        raise finding

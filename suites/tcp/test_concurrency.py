@@ -4,66 +4,18 @@ from __future__ import annotations
 
 import time
 
-from sockcheck.verdicts.catalogue import MUST
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_waves, judge_own_bytes, served_figures,
+                                             waves)
 from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
 from sockcheck.net.stream import StreamResult, exchange, unacknowledged_bytes
-from sockcheck.verdicts.findings import Inconclusive, ordinal, violation
+from sockcheck.verdicts.findings import ordinal, violation
 
 PARALLEL_CLIENTS = 64
 PARALLEL_CHUNKS = 4
 PARALLEL_DEADLINE = 5.0
 BURST_CLIENTS = 200
 BURST_DEADLINE = 10.0
-WAVE_GAP = 0.5  # seconds between arrivals that start a new wave (SYN retransmission waits 1 s, then 3 s ...)
-
-
-def stolen_bytes(results: list[StreamResult], expected: list[bytes]) -> str | None:
-    """The first client that got bytes other than its own, said with whose bytes they were; None if none did."""
-    for index, (result, want) in enumerate(zip(results, expected)):
-        if result.data and result.data != want[:len(result.data)]:
-            owners = [j for j, other in enumerate(expected) if j != index and other and other[:16] in result.data]
-            whose = f": bytes of client #{owners[0] + 1}" if owners else ""
-            return f"client #{index + 1} got {len(result.data)} bytes that are not its own{whose}"
-    return None
-
-
-def served_figures(results: list[StreamResult], expected: list[bytes], total: int, within: float) -> str:
-    """``40 of 64 served at once; 24 got no byte back within 5.0s`` (and the partly served).
-
-    ``results`` are those of the clients that connected, ``total`` how many tried.
-    """
-    complete = sum(1 for r, want in zip(results, expected) if r.data == want)
-    served = sum(1 for r in results if r.data)
-    text = f"{served} of {total} served at once"
-    if complete < served:
-        text += f" ({served - complete} of them only partly: they stalled)"
-    if served < len(results):
-        text += f"; {len(results) - served} connected but got no byte back within {within:.1f}s"
-    return text
-
-
-def waves(times: list[float], gap: float = WAVE_GAP) -> int:
-    """How many waves the arrival times come in (see describe_waves)."""
-    ordered = sorted(times)
-    return sum(1 for a, b in zip(ordered, ordered[1:]) if b - a > gap) + 1 if ordered else 0
-
-
-def describe_waves(times: list[float], gap: float = WAVE_GAP) -> str:
-    """Arrival times summed up in waves: ``6 within 0.01s, 66 by 1.02s, 200 by 3.05s``.
-
-    A wave ends where the next arrival comes more than ``gap`` seconds
-    later; each wave is said with the running count and its last time.
-    """
-    if not times:
-        return "none"
-    ordered = sorted(times)
-    waves = []
-    for index, moment in enumerate(ordered):
-        if index + 1 == len(ordered) or ordered[index + 1] - moment > gap:
-            waves.append((index + 1, moment))
-    first = f"{waves[0][0]} within {waves[0][1]:.2f}s"
-    return ", ".join([first] + [f"{count} by {moment:.2f}s" for count, moment in waves[1:]])
 
 
 @check("tcp.concurrency.parallel")
@@ -92,17 +44,14 @@ def test_parallel(target, payloads, prompt, deadline, note):
         chunks = [[payloads.data(256, f"c{i}k{k}") for k in range(PARALLEL_CHUNKS)] for i in range(len(socks))]
         expected = [b"".join(c) for c in chunks]
         results = converse(socks, chunks, idle_timeout=prompt, total_timeout=within)
-        stolen = stolen_bytes(results, expected)
-        if stolen:
-            # Another client's bytes are corruption, not a shortfall: a must-level finding.
-            raise violation("parallel clients", f"each of {PARALLEL_CLIENTS} clients to get exactly its own bytes",
-                            stolen, level=MUST)
-        figures = served_figures(results, expected, PARALLEL_CLIENTS, results[0].elapsed if results else 0.0)
+        received = [r.data for r in results]
+        finding = (judge_own_bytes("parallel clients", PARALLEL_CLIENTS, received, expected)
+                   or accept_queue_overflowed(received, expected, opened.describe(PARALLEL_CLIENTS), opened.problem,
+                                              prompt))
+        if finding:
+            raise finding
+        figures = served_figures(received, expected, PARALLEL_CLIENTS, results[0].elapsed if results else 0.0)
         done = [r for r, want in zip(results, expected) if r.data == want]
-        if opened.problem and len(done) == len(socks):
-            raise Inconclusive("parallel clients", f"{opened.describe(PARALLEL_CLIENTS)}, one handshake at a time, "
-                               f"within {prompt:.1f}s, and all of those were served: the server's accept queue "
-                               "overflowed", "tcp.concurrency.burst-accept")
         if opened.problem:
             figures += f"; {opened.describe(PARALLEL_CLIENTS)}"
         if len(done) == PARALLEL_CLIENTS:
@@ -197,10 +146,9 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
         remaining = within - offset
         results = (converse_through_retransmission(socks, chunks, idle_timeout=prompt, total_timeout=remaining)
                    if remaining > 0 else [])
-        stolen = stolen_bytes(results, expected)
+        stolen = judge_own_bytes("burst accept", BURST_CLIENTS, [r.data for r in results], expected)
         if stolen:
-            raise violation("burst accept", f"each of {BURST_CLIENTS} clients to get exactly its own bytes", stolen,
-                            level=MUST)
+            raise stolen
         echoed = [r.finished + offset for r, want in zip(results, expected) if r.data == want]
         figures = f"handshakes: {describe_waves(opened.times)}; echoes: {describe_waves(echoed)}"
         if len(echoed) == BURST_CLIENTS:

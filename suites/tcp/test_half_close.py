@@ -5,9 +5,10 @@ from __future__ import annotations
 import socket
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import (COMPLETE, EOF_, RESET, STALLED, TIMEOUT, exchange, narrow_connect,
-                                  narrow_server_share, read_until_eof, send_until_stalled)
-from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
+from sockcheck.judgments.close import reset_while_not_reading
+from sockcheck.judgments.half_close import describe_push, judge_half_close
+from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, read_until_eof,
+                                  send_until_stalled)
 
 LARGE = 4 * 1024 * 1024
 QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading
@@ -18,9 +19,10 @@ READ_LIMIT = 15.0
 def half_close_echo(sock, payload: bytes, prompt: float, rule: str) -> None:
     """Write ``payload``, shutdown(SHUT_WR), and require all of it back followed by EOF."""
     result = exchange(sock, payload, shutdown=True, until_eof=True, idle_timeout=prompt)
-    if result.data != payload or result.end != EOF_:
-        raise violation(rule, f"{len(payload)} bytes then EOF within {prompt:.1f}s",
-                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())
+    finding = judge_half_close(rule, payload, result.data, result.end,
+                               f"{len(payload)} bytes then EOF within {prompt:.1f}s")
+    if finding:
+        raise finding
 
 
 @check("tcp.half-close.eof-after-echo")
@@ -73,16 +75,12 @@ def test_large(target, payloads, prompt, deadline, note):
                 raise ConnectionResetError
             sock.shutdown(socket.SHUT_WR)
         except OSError:
-            raise Inconclusive("half-close (4 MiB)", f"the server reset the connection after taking {push.sent} "
-                               "bytes from a client that was not reading, before the client's FIN",
-                               "tcp.backpressure.slow-reader") from None
+            raise reset_while_not_reading("half-close (4 MiB)", push.sent, "the client's FIN") from None
         result = read_until_eof(sock, prompt, deadline(READ_LIMIT))
-    expected = payload[:push.sent]
-    how = {COMPLETE: f"the server took all {push.sent} bytes while the client did not read",
-           STALLED: f"the server took {push.sent} of {len(payload)} bytes, then stopped reading",
-           TIMEOUT: f"the server took {push.sent} of {len(payload)} bytes in {push.elapsed:.1f}s"}[push.end]
-    if result.data != expected or result.end != EOF_:
-        raise violation("half-close (4 MiB)", f"all {push.sent} bytes written before the FIN back, then EOF ({how})",
-                        f"{describe_stream(expected, result.data)} {result.describe_end()}".strip())
+    how = describe_push(push.end, push.sent, len(payload), push.elapsed)
+    finding = judge_half_close("half-close (4 MiB)", payload[:push.sent], result.data, result.end,
+                               f"all {push.sent} bytes written before the FIN back, then EOF ({how})")
+    if finding:
+        raise finding
     note(f"{how}; all of it back, then EOF, {result.elapsed:.2f}s after the FIN")
 

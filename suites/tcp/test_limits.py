@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import psutil
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.net.holding import ConnectionHolder
 from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, exchange, read_exactly
 from sockcheck.polling import poll_until
@@ -23,21 +24,11 @@ C10K_CONNECTIONS = 10_000
 C10K_DEADLINE = 30.0
 C10K_WINDOW = 512  # connections open and not yet echoed, at most
 C10K_RECHECK = 20.0  # seconds for the last round trip on every held connection
-FORTIFY_MARK = "bit out of range"
 
 
 def _death(target) -> str:
     """How the server died, from its exit status and log."""
-    status = target.exited()
-    log = target.log.text()
-    how = f"the server died (status {status})"
-    if status is not None and status < 0:
-        how = f"the server died of signal {-status}"
-    if FORTIFY_MARK in log:
-        how += ": glibc's FORTIFY check aborted it ('*** bit out of range 0 - FD_SETSIZE on fd_set ***': FD_SET on an fd >= 1024)"
-    elif status is not None and status < 0:
-        how += " (memory corruption: FD_SET on an fd >= 1024 writes past the fd_set)"
-    return how
+    return select_death(target.exited(), target.log.text())
 
 
 @check("tcp.limits.select-fd")
@@ -143,28 +134,6 @@ class Fate:
     kind: str
     detail: str = ""
     elapsed: float = 0.0
-
-
-@dataclass
-class Tally:
-    """How far tcp.limits.select-fd got: how many connections were echoed or closed by the server."""
-
-    total: int
-    echoed: int = 0
-    closed: int = 0
-
-    def count(self, kind: str) -> None:
-        setattr(self, kind, getattr(self, kind) + 1)
-
-    def counts(self) -> str:
-        """``961 echoed and held, 0 closed by the server``."""
-        return f"{self.echoed} echoed and held, {self.closed} closed by the server"
-
-    def progress(self, done: int) -> str:
-        """``connection #962 of 1100, after 961 echoed and held, 0 closed by the server``."""
-        if done >= self.total:
-            return f"all {self.total} connections: {self.counts()}"
-        return f"connection #{done + 1} of {self.total}, after {self.counts()}"
 
 
 def connect_and_echo(target, payload: bytes, timeout: float) -> tuple[socket.socket | None, Fate]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import EOF_, RESET, exchange
-from sockcheck.net.scheduling import unpreempted
-from sockcheck.verdicts.findings import describe_stream, violation
 from sockcheck.capture.ladder import client_bytes
+from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.nagle import data_segments, judge_nagle
+from sockcheck.net.scheduling import unpreempted
+from sockcheck.net.stream import exchange
 
 TINY_WRITES = 1000
 
@@ -42,18 +42,10 @@ def test_small_writes(target, wire, tcp_client, payloads, prompt, note):
     if not realtime:
         note("the writes ran without real-time priority (not permitted here)")
     result = exchange(sock, [], expect=TINY_WRITES, idle_timeout=prompt)
-    if not wire.wait_for(lambda segs: client_bytes(segs) >= TINY_WRITES, prompt):
-        if result.end in (EOF_, RESET) and result.data != data:
-            # The server ended the connection: what the client still held was never sent.
-            raise violation("nagle", f"the {TINY_WRITES} bytes of tiny writes echoed intact",
-                            f"{describe_stream(data, result.data)} {result.describe_end()}".strip())
-        raise AssertionError(f"nagle: the capture showed {client_bytes(wire.segments())} of the {TINY_WRITES} bytes "
-                             f"within {prompt:.0f}s: cannot count the segments")
-    segments = [s for s in wire.segments() if s.from_client and s.length]
-    note(f"{TINY_WRITES} one-byte writes left as {len(segments)} segments")
-    if len(segments) >= TINY_WRITES:
-        raise AssertionError(f"nagle: the kernel sent {len(segments)} segments for {TINY_WRITES} writes: no coalescing to test")
-    if result.data != data:
-        raise violation("nagle", f"the {TINY_WRITES} bytes of coalesced tiny writes echoed intact",
-                        f"{describe_stream(data, result.data)} {result.describe_end()}".strip())
-
+    wire.wait_for(lambda segs: client_bytes(segs) >= TINY_WRITES, prompt)
+    segments = wire.segments()
+    if client_bytes(segments) >= TINY_WRITES:
+        note(f"{TINY_WRITES} one-byte writes left as {data_segments(segments)} segments")
+    finding = judge_nagle(data, result.data, result.end, segments, prompt)
+    if finding:
+        raise finding

@@ -7,15 +7,16 @@ import socket
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import COMPLETE, exchange, read_exactly, read_until_eof, set_linger_reset
-from sockcheck.polling import poll_until
+from sockcheck.judgments.process import (fds_back, judge_fd_cycle, judge_fd_growth, judge_fd_warmup, judge_shutdown,
+                                         judge_zombies, reaped, unechoed_connection)
 from sockcheck.launch.proctree import format_snapshot, snapshot
-from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
+from sockcheck.net.stream import exchange, read_exactly, read_until_eof, set_linger_reset
+from sockcheck.polling import poll_until
+from sockcheck.verdicts.findings import describe_stream
 
 ZOMBIE_CLIENTS = 32
 ZOMBIE_ROUNDS = 3
 FD_CYCLES = 300
-FD_SLACK = 2
 SHUTDOWN_LIMIT = 3.0
 SHUTDOWN_CLIENTS = 3
 
@@ -91,9 +92,7 @@ def connect_one_by_one(target, payloads, count: int, prompt: float, rule: str) -
             else:
                 detail = f"{describe_stream(payload, reply.data)} {reply.describe_end()}".strip()
             if reply is None or reply.data != payload:
-                owner = "tcp.echo.roundtrip" if index == 0 else "tcp.concurrency.parallel"
-                raise Inconclusive(rule, f"connection #{index + 1} of {count}, opened while {index} were held "
-                                   f"open, was not echoed ({detail})", owner)
+                raise unechoed_connection(rule, index, count, detail)
     except BaseException:
         for sock in socks:
             sock.close()
@@ -121,12 +120,13 @@ def test_zombies(target, payloads, prompt, evidence, note):
         socks = connect_one_by_one(target, payloads, ZOMBIE_CLIENTS, prompt, f"zombies (round {round_number})")
         for sock in socks:  # all at once: the children exit together
             sock.close()
-        done, (live, zombies) = poll_until(lambda: children_by_state(target.pid),
-                                           lambda s: s[0] <= baseline_live and s[1] == 0, prompt)
-        if not done:
+        _, (live, zombies) = poll_until(lambda: children_by_state(target.pid),
+                                        lambda s: reaped(*s, baseline_live), prompt)
+        finding = judge_zombies(live, zombies, baseline_live, clients=ZOMBIE_CLIENTS, round_number=round_number,
+                                within=prompt)
+        if finding:
             evidence("process tree", format_snapshot(snapshot(target.processes() + _zombies_of(target.pid))))
-            raise violation("zombies", f"no zombie children {prompt:.1f}s after {ZOMBIE_CLIENTS} clients disconnected together",
-                            f"{zombies} zombie(s) and {live} live child(ren) after round {round_number} (baseline {baseline_live})")
+            raise finding
     note(f"{ZOMBIE_ROUNDS} rounds of {ZOMBIE_CLIENTS} simultaneous disconnects, no zombie left")
 
 
@@ -151,14 +151,9 @@ def fd_cycles(target, payload: bytes, prompt: float, first: int, count: int) -> 
                 reply, end = read_exactly(sock, len(payload))
             except OSError as exc:
                 reply, end = b"", f"{type(exc).__name__}"
-            if reply != payload:
-                if not reply and end != COMPLETE:
-                    # Turned away, not leaking: a rate limit (inetd takes 256 connections a minute) or a
-                    # connection limit is about how many connections a server takes.
-                    raise Inconclusive("fd leak", f"cycle {cycle + 1} was turned away ({end}) after {cycle} cycles "
-                                       "were served", "tcp.limits.select-fd")
-                raise violation("fd leak", f"cycle {cycle + 1} echoed",
-                                f"{len(reply)} bytes" + ("" if end == COMPLETE else f" then {end}"))
+            finding = judge_fd_cycle(cycle, payload, reply, end)
+            if finding:
+                raise finding
             mode = cycle % 3
             if mode == 1:
                 set_linger_reset(sock)
@@ -194,25 +189,23 @@ def test_fd_leak(target, payloads, prompt, note):
         sock.settimeout(prompt)
         sock.connect(target.address)
         warmup = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
-    if warmup.data != payload:
-        raise Inconclusive("fd leak", f"the warm-up connection was not echoed ({describe_stream(payload, warmup.data)})",
-                           "tcp.echo.roundtrip")
+    unready = judge_fd_warmup(payload, warmup.data)
+    if unready:
+        raise unready
     baseline = settled(lambda: tree_fds(target), prompt)
     eof_missing = fd_cycles(target, payload, prompt, 0, FD_CYCLES)
-    done, count = poll_until(lambda: tree_fds(target), lambda n: n <= baseline + FD_SLACK, prompt)
+    done, count = poll_until(lambda: tree_fds(target), lambda n: fds_back(n, baseline), prompt)
     note(f"fds: baseline {baseline}, after {FD_CYCLES} cycles {count}")
     if done:
         return
     # Above the baseline: a leak, or a cache the server keeps.  Another batch tells them apart.
     first = settled(lambda: tree_fds(target), prompt)
     eof_missing += fd_cycles(target, payload, prompt, FD_CYCLES, FD_CYCLES)
-    done, again = poll_until(lambda: tree_fds(target), lambda n: n <= first + FD_SLACK, prompt)
+    _, again = poll_until(lambda: tree_fds(target), lambda n: fds_back(n, first), prompt)
     note(f"after {2 * FD_CYCLES} cycles {again}")
-    if not done:
-        extra = "; a half-closed connection got no EOF" if eof_missing else ""
-        raise violation("fd leak", f"at most {baseline + FD_SLACK} open fds (baseline {baseline} + {FD_SLACK}) after "
-                        f"{FD_CYCLES} cycles, or no growth in {FD_CYCLES} more",
-                        f"{first} after {FD_CYCLES} ({first - baseline} more), {again} after {2 * FD_CYCLES}{extra}")
+    finding = judge_fd_growth(baseline, first, again, cycles=FD_CYCLES, eof_missing=eof_missing)
+    if finding:
+        raise finding
 
 
 @check("tcp.process.shutdown")
@@ -239,17 +232,14 @@ def test_shutdown(target, payloads, prompt, deadline, evidence):
     try:
         status = target.terminate_main(limit)
         done, left = poll_until(target.processes, lambda procs: not procs, limit)
+        rows = []
         if not done or status is None:
             rows = snapshot(left)
             evidence("process tree after SIGTERM", format_snapshot(rows))
-            if status is None:
-                actual = f"the server still running ({len(rows)} process(es))"
-            else:
-                actual = (f"the server exited with status {status} but {len(rows)} orphaned child(ren) still run "
-                          f"(pid {', '.join(str(r.pid) for r in rows)})")
-            raise violation("shutdown", f"the whole process tree gone within {limit:.0f}s of SIGTERM", actual)
-        if "graceful-shutdown" in target.spec.capabilities and status != 0:
-            raise violation("shutdown", "exit status 0 (the target claims graceful-shutdown)", f"status {status}")
+        finding = judge_shutdown(status, done, [r.pid for r in rows], within=limit,
+                                 graceful="graceful-shutdown" in target.spec.capabilities)
+        if finding:
+            raise finding
     finally:
         for sock in socks:
             sock.close()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import socket
 import time
-from collections import Counter
-from dataclasses import dataclass
 
-from sockcheck.verdicts.catalogue import MUST
 from sockcheck.fixtures.checkmark import check
-from sockcheck.verdicts.findings import Inconclusive, violation
+from sockcheck.judgments.udp import judge_burst, tally_burst
 
 COUNT = 500
 SIZE = 512
@@ -25,35 +22,6 @@ BURST = 50
 # Room for a whole burst of replies while the client is still sending (the
 # kernel caps the request at net.core.rmem_max; its default still holds 300).
 CLIENT_RCVBUF = 4 * 1024 * 1024
-
-
-@dataclass
-class BurstTally:
-    """What came back of the datagrams sent so far."""
-
-    sent: int
-    returned: int  # distinct sent datagrams that came back byte for byte
-    duplicates: int  # extra copies of datagrams already returned
-    altered: int  # replies of the sent size whose bytes match no datagram sent
-    reshaped: list[int]  # sizes of replies that are not one datagram's size: merged, split or cut
-
-    @property
-    def lost(self) -> int:
-        return self.sent - self.returned
-
-    def loss(self) -> str:
-        return f"{self.lost} of {self.sent} lost ({100 * self.lost / self.sent:.1f}%)"
-
-
-def tally_burst(sent: list[bytes], got: list[bytes]) -> BurstTally:
-    """Sort the replies: whole, duplicated, altered, or reshaped (another size than every datagram sent)."""
-    expected = set(sent)
-    counts = Counter(g for g in got if g in expected)
-    others = [g for g in got if g not in expected]
-    sizes = {len(s) for s in sent}
-    return BurstTally(sent=len(sent), returned=len(counts), duplicates=sum(counts.values()) - len(counts),
-                      altered=sum(len(g) in sizes for g in others),
-                      reshaped=[len(g) for g in others if len(g) not in sizes])
 
 
 def receive_replies(sock: socket.socket, got: list[bytes], sent: list[bytes], quiet: float) -> None:
@@ -112,13 +80,6 @@ def test_burst(target, udp_client, payloads, prompt, note):
              f"{len(tally.reshaped)}, in {elapsed:.2f}s{stopped}")
     else:
         note(f"bursts of {BURST}: {tally.loss()} in {elapsed:.2f}s{stopped}")
-    if tally.reshaped:
-        raise Inconclusive("udp burst loss", f"replies that are not one {SIZE}-byte datagram: "
-                           f"{len(tally.reshaped)} of {len(got)} (sizes {sorted(set(tally.reshaped))[:5]}), "
-                           "so what was lost cannot be counted", "udp.datagram.boundaries")
-    if tally.altered or tally.duplicates:
-        raise violation("udp burst", "every returned datagram intact",  # corruption: a must-level finding
-                        f"{tally.altered} altered and {tally.duplicates} duplicated of {len(got)} returned", level=MUST)
-    if tally.lost > ALLOWED_LOSS:
-        raise violation("udp burst", f"at most {ALLOWED_LOSS} of {COUNT} datagrams lost",
-                        tally.loss() + (f" (stopped sending after {sent})" if sent < COUNT else ""))
+    finding = judge_burst(tally, replies=len(got), size=SIZE, count=COUNT, allowed_loss=ALLOWED_LOSS)
+    if finding:
+        raise finding

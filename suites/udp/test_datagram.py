@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import socket
 import time
-from collections import Counter
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.udp import boundaries_finding, judge_boundaries, sizes
 from sockcheck.net.datagram import recv_datagrams
-from sockcheck.verdicts.findings import Inconclusive, violation
+from sockcheck.verdicts.findings import violation
 
 BOUNDARY_SIZES = (1, 700, 1400)
 # Each group goes out in one of the six orders of its sizes, so any two
@@ -35,66 +35,6 @@ FRESH_PEER_EVERY = 2
 SILENT_GROUPS_TO_STOP = 3
 BOUNDARY_BUDGET = 20.0  # seconds for every group, scaled; a correct server needs under 3
 MAX_IPV4_PAYLOAD = 65507  # 65535 - 20 (IPv4 header) - 8 (UDP header)
-
-
-def sizes(datagrams: list[bytes]) -> str:
-    return "[" + ", ".join(str(len(d)) for d in datagrams) + "]" if datagrams else "no datagram"
-
-
-def as_concatenation(datagram: bytes, sent: list[bytes]) -> list[bytes] | None:
-    """The sent datagrams (two or more) whose concatenation is ``datagram``, or None.
-
-    Depth-first over the prefixes that are a sent datagram, longest first: the
-    payloads are pseudo-random, so only a one-byte datagram ever matches a
-    prefix by chance, and backtracking settles that.
-    """
-    by_length = sorted(set(sent), key=len, reverse=True)
-
-    def split(offset: int) -> list[bytes] | None:
-        if offset == len(datagram):
-            return []
-        for piece in by_length:
-            if piece and datagram.startswith(piece, offset):
-                rest = split(offset + len(piece))
-                if rest is not None:
-                    return [piece, *rest]
-        return None
-
-    parts = split(0)
-    return parts if parts is not None and len(parts) >= 2 else None
-
-
-def describe_reply(datagram: bytes, sent: list[bytes]) -> str:
-    """What a reply that is not one of the sent datagrams is made of, for the failure message."""
-    parts = as_concatenation(datagram, sent)
-    if parts is not None:
-        return f"{len(datagram)} = " + "+".join(str(len(p)) for p in parts) + " (merged)"
-    whole = [s for s in sent if datagram in s and len(s) > len(datagram)]
-    if whole:
-        return f"{len(datagram)} (part of a {len(whole[0])}-byte datagram)"
-    return f"{len(datagram)} (bytes that were never sent as one datagram)"
-
-
-def judge_boundaries(sent: list[bytes], got: list[bytes]) -> tuple[list[str], int]:
-    """(descriptions of the replies that are not exactly one sent datagram, datagrams never returned).
-
-    A reply counts when its bytes equal a sent datagram's: the same size and
-    contents, so neither a merge nor a split nor a truncation.  Order does not
-    matter (UDP may reorder; so may a server with several workers), and a
-    datagram echoed twice is not a boundary fault.  A datagram that came back
-    inside a merge was not lost.
-    """
-    expected = set(sent)
-    returned: Counter[bytes] = Counter()
-    wrong = []
-    for reply in got:
-        if reply in expected:
-            returned[reply] += 1
-            continue
-        wrong.append(describe_reply(reply, sent))
-        returned.update(as_concatenation(reply, sent) or ())
-    lost = sum((Counter(sent) - returned).values())
-    return wrong, lost
 
 
 def receive_until(sock: socket.socket, got: list[bytes], sent: list[bytes], quiet: float, end_by: float) -> None:
@@ -160,18 +100,9 @@ def test_boundaries(target, udp_client, payloads, prompt, deadline, note):
     wrong, lost = judge_boundaries(sent, got)
     note(f"{groups} groups from {len(exchanges)} ports, {len(sent)} datagrams: {len(got)} replies, "
          f"{len(wrong)} not whole ({on_repeated} on the repeated port), {lost} lost")
-    if wrong:
-        shown = "; ".join(f"{n}x {d}" if n > 1 else d for d, n in Counter(wrong).most_common(4))
-        raise violation("datagram boundaries",
-                        f"each of {len(sent)} datagrams (1, 700 and 1400 bytes, back-to-back in {groups} groups) "
-                        "back as one datagram of its own size and bytes",
-                        f"{len(wrong)} of {len(got)} replies were not: {shown}")
-    if not got:
-        raise Inconclusive("datagram boundaries", "no datagram came back", "udp.echo.roundtrip")
-    if lost > len(sent) // 2:
-        raise Inconclusive("datagram boundaries",
-                           f"{lost} of {len(sent)} datagrams never came back, with three queued at most",
-                           "udp.burst")
+    finding = boundaries_finding(wrong, lost, len(sent), len(got), groups, BOUNDARY_SIZES)
+    if finding:
+        raise finding
 
 
 @check("udp.datagram.max-size")

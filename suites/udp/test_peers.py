@@ -5,6 +5,7 @@ from __future__ import annotations
 import selectors
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.udp import judge_reply_to_sender
 from sockcheck.net.datagram import recv_datagrams
 from sockcheck.verdicts.findings import violation
 
@@ -36,26 +37,9 @@ def test_reply_to_sender(target, udp_client, payloads, prompt):
             sent[c].append(datagram)
             sock.sendto(datagram, target.address)
     got = collect_from(clients, 2 * PER_CLIENT, prompt)
-    for c, (own, foreign) in enumerate(sort_replies(sent, got)):
-        if foreign or own != PER_CLIENT:
-            raise violation("reply to sender", f"client {c + 1} to receive its own {PER_CLIENT} datagrams only",
-                            f"{own} of its own and {foreign} of the other client's")
-
-
-def sort_replies(sent: list[list[bytes]], got: list[list[bytes]]) -> list[tuple[int, int]]:
-    """Per client: (how many of its own datagrams, how many of the others') reached it.
-
-    A datagram reached a client when its bytes are in one of the client's
-    replies, alone or merged with others: the payloads are pseudo-random 64
-    bytes, so they are found inside a merged reply and never by chance.
-    """
-    counts = []
-    for c, replies in enumerate(got):
-        reached = [any(d in reply for reply in replies) for d in sent[c]]
-        foreign = [any(d in reply for reply in replies)
-                   for other, datagrams in enumerate(sent) if other != c for d in datagrams]
-        counts.append((sum(reached), sum(foreign)))
-    return counts
+    finding = judge_reply_to_sender(sent, got)
+    if finding:
+        raise finding
 
 
 def collect_from(socks, total: int, timeout: float) -> list[list[bytes]]:

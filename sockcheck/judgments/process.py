@@ -1,0 +1,102 @@
+"""tcp.process.*: children reaped, descriptors released, the whole tree gone on SIGTERM: judged from counts."""
+
+from __future__ import annotations
+
+from sockcheck.net.stream import COMPLETE
+from sockcheck.verdicts.findings import Inconclusive, Violation, describe_stream, violation
+
+FD_SLACK = 2  # descriptors above the baseline that are not a leak (a runtime's lazily opened ones)
+
+
+def unechoed_connection(rule: str, index: int, count: int, detail: str) -> Inconclusive:
+    """Connection ``index`` (from 0) of ``count`` opened one by one was not echoed: the check cannot set up.
+
+    The first one is tcp.echo.roundtrip's finding; a later one, with
+    others held open, tcp.concurrency.parallel's.
+    """
+    owner = "tcp.echo.roundtrip" if index == 0 else "tcp.concurrency.parallel"
+    return Inconclusive(rule, f"connection #{index + 1} of {count}, opened while {index} were held "
+                        f"open, was not echoed ({detail})", owner)
+
+
+def reaped(live: int, zombies: int, baseline_live: int) -> bool:
+    """No zombie child, and no more live children than before the clients came."""
+    return live <= baseline_live and zombies == 0
+
+
+def judge_zombies(live: int, zombies: int, baseline_live: int, *, clients: int, round_number: int,
+                  within: float) -> Violation | None:
+    """After ``clients`` disconnected together: every connection's child gone, none left a zombie."""
+    if reaped(live, zombies, baseline_live):
+        return None
+    return violation("zombies", f"no zombie children {within:.1f}s after {clients} clients disconnected together",
+                     f"{zombies} zombie(s) and {live} live child(ren) after round {round_number} "
+                     f"(baseline {baseline_live})")
+
+
+def judge_fd_cycle(cycle: int, sent: bytes, received: bytes, end: str) -> Violation | Inconclusive | None:
+    """Cycle ``cycle`` (from 0) of connect/echo/close must be echoed.
+
+    ``end`` is how reading ended (COMPLETE, EOF_, RESET, TIMEOUT) or the
+    name of the error that ended the attempt.  Nothing at all back is a
+    connection turned away (a rate or connection limit: inetd takes 256
+    connections a minute), which is about how many connections a server
+    takes, not a leak: inconclusive.
+    """
+    if received == sent:
+        return None
+    if not received and end != COMPLETE:
+        return Inconclusive("fd leak", f"cycle {cycle + 1} was turned away ({end}) after {cycle} cycles "
+                            "were served", "tcp.limits.select-fd")
+    return violation("fd leak", f"cycle {cycle + 1} echoed",
+                     f"{len(received)} bytes" + ("" if end == COMPLETE else f" then {end}"))
+
+
+def judge_fd_warmup(sent: bytes, received: bytes) -> Inconclusive | None:
+    """The warm-up connection (before the baseline is read) must be echoed, or nothing can be counted."""
+    if received == sent:
+        return None
+    return Inconclusive("fd leak", f"the warm-up connection was not echoed ({describe_stream(sent, received)})",
+                        "tcp.echo.roundtrip")
+
+
+def fds_back(count: int, baseline: int, slack: int = FD_SLACK) -> bool:
+    """The open descriptors are back to ``baseline``, give or take ``slack``."""
+    return count <= baseline + slack
+
+
+def judge_fd_growth(baseline: int, first: int, again: int, *, cycles: int, slack: int = FD_SLACK,
+                    eof_missing: int = 0) -> Violation | None:
+    """Descriptors still above the baseline after ``cycles`` cycles: a cache stops growing, a leak does not.
+
+    ``first`` is the count after the first batch, ``again`` after a second
+    batch of as many cycles; ``eof_missing`` counts half-closed
+    connections that got no EOF (a hint at where the leak is).
+    """
+    if fds_back(again, first, slack):
+        return None
+    extra = "; a half-closed connection got no EOF" if eof_missing else ""
+    return violation("fd leak", f"at most {baseline + slack} open fds (baseline {baseline} + {slack}) after "
+                     f"{cycles} cycles, or no growth in {cycles} more",
+                     f"{first} after {cycles} ({first - baseline} more), {again} after {2 * cycles}{extra}")
+
+
+def judge_shutdown(status: int | None, gone: bool, survivors: list[int], *, within: float,
+                   graceful: bool) -> Violation | None:
+    """After SIGTERM to the main process: the whole tree gone within ``within`` seconds.
+
+    ``status`` is the main process's exit status (None: still running),
+    ``gone`` whether every process of the tree had ended, ``survivors``
+    the pids still there; ``graceful``: the target claims
+    graceful-shutdown, so its exit status must be 0.
+    """
+    if status is None or not gone:
+        if status is None:
+            actual = f"the server still running ({len(survivors)} process(es))"
+        else:
+            actual = (f"the server exited with status {status} but {len(survivors)} orphaned child(ren) still run "
+                      f"(pid {', '.join(str(pid) for pid in survivors)})")
+        return violation("shutdown", f"the whole process tree gone within {within:.0f}s of SIGTERM", actual)
+    if graceful and status != 0:
+        return violation("shutdown", "exit status 0 (the target claims graceful-shutdown)", f"status {status}")
+    return None
