@@ -1,4 +1,4 @@
-"""The client helpers of sockcheck/net/ against tiny in-process servers, and the checks' pure judgments."""
+"""The client helpers of sockcheck/net/ (stream, crowd, holding) against tiny in-process servers."""
 
 from __future__ import annotations
 
@@ -9,12 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from sockcheck.judgments.concurrency import describe_waves, served_figures, stolen_bytes, waves
-from sockcheck.judgments.limits import Tally
 from sockcheck.net.crowd import converse, open_many
 from sockcheck.net.holding import ConnectionHolder
 from sockcheck.net.stream import COMPLETE, NARROW_MSS, STALLED, narrow_connect, send_until_stalled, unread_bytes
-from sockcheck.verdicts.findings import ordinal
 
 TIMEOUT = 5.0  # seconds any one step of these tests may take, far above what each needs
 
@@ -155,33 +152,3 @@ def test_converse_times_each_socket_and_waits_for_an_owed_echo(server):
     finally:
         for sock in opened.socks:
             sock.close()
-
-
-def test_waves_split_where_arrivals_pause():
-    """Handshakes that waited for SYN retransmission come in waves a second or more apart."""
-    times = [0.01] * 6 + [1.02] * 60 + [3.05] * 134
-    assert waves(times) == 3
-    assert describe_waves(times) == "6 within 0.01s, 66 by 1.02s, 200 by 3.05s"
-    assert describe_waves([]) == "none" and waves([]) == 0
-
-
-def test_served_figures_count_the_served_and_the_waiting():
-    expected = [b"a" * 8, b"b" * 8, b"c" * 8]
-    received = [b"a" * 8, b"b" * 4, b""]
-    assert served_figures(received, expected, 4, 2.0) == ("2 of 4 served at once (1 of them only partly: they "
-                                                         "stalled); 1 connected but got no byte back within 2.0s")
-
-
-def test_stolen_bytes_names_whose_they_were():
-    expected = [bytes([i]) * 32 for i in range(3)]
-    assert stolen_bytes([expected[0], expected[2], b""], expected) == (
-        "client #2 got 32 bytes that are not its own: bytes of client #3")
-    assert stolen_bytes([e[:10] for e in expected], expected) is None
-
-
-def test_select_fd_progress_and_ordinals():
-    tally = Tally(1100, echoed=961, closed=2)
-    assert tally.progress(963) == "connection #964 of 1100, after 961 echoed and held, 2 closed by the server"
-    assert tally.progress(1100) == "all 1100 connections: 961 echoed and held, 2 closed by the server"
-    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 41, 111, 112)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "41st", "111th", "112th"]
