@@ -18,8 +18,8 @@ from sockcheck.net.stream import COMPLETE, EOF_, READ_CHUNK, RESET, TIMEOUT, Str
 
 # open_many(), converse() and ConnectionHolder (sockcheck.net.holding) drive up to thousands
 # of sockets (tcp.limits.c10k): they use select.epoll directly, keyed by descriptor, because
-# the selectors module's per-event bookkeeping made the Python driver 2.5 times slower than
-# the same work in C (bench/c10k_client.c).
+# the selectors module's per-event bookkeeping made the Python driver several times slower
+# than the same work in C (bench/run compares it with bench/c10k_client.c).
 MAX_EVENTS = 1024
 ERROR_EVENTS = select.EPOLLERR | select.EPOLLHUP
 

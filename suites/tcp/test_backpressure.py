@@ -18,19 +18,25 @@ CLIENT_RCVBUF = 256 * 1024
 
 @check("tcp.backpressure.slow-reader")
 def test_slow_reader(target, tcp_client, payloads, prompt, note):
-    """When a client stops reading, the server must block or wait for writability, not spin.
+    """When a client writes without reading, the echo fills its receive
+    buffer, the server's sends stop making progress, and a correct server
+    sleeps in write(), poll() or epoll_wait() until the client drains.  A
+    server that retries non-blocking sends in a loop burns a core.  On a busy
+    machine the scheduler may grant a spinning server little CPU time, but it
+    never sleeps: so besides the CPU time it used, the check reads how long
+    its threads wanted a CPU (on one, or runnable in a run queue:
+    /proc/PID/task/TID/schedstat), which a busy machine cannot hide.
 
-    The client writes 16 MiB and does not read for 1 s.  The echo fills the
-    client's receive buffer, the server's sends stop making progress, and a
-    correct server sleeps in write(), poll() or epoll_wait() until the client
-    drains.  A server that retries non-blocking sends in a loop burns a core.
-    On a busy machine the scheduler may grant a spinning server little CPU
-    time, but it never sleeps: so besides the CPU time it used, the check
-    reads how long its threads wanted a CPU (on one, or runnable in a run
-    queue: /proc/PID/task/TID/schedstat), which a busy machine cannot hide.
+    Rule: When a client stops reading, the server blocks or waits for
+    writability; it does not spin.
+
     Pass: the server's process tree uses less than 0.2 s of CPU during the
-    stall and, where the kernel keeps schedstat, wants a CPU for less than
-    0.5 s of it; afterwards all 16 MiB arrive intact.
+    stall and, where the kernel keeps schedstat, wants a CPU for less than 0.5
+    s of it; afterwards all 16 MiB arrive intact.
+
+    Setup: a client with a 256 KiB receive buffer (so the echo cannot all hide
+    in socket buffers) writes as much of 16 MiB as the connection takes
+    without reading for 1 s, then writes the rest while reading the echo.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.

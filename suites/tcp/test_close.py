@@ -19,29 +19,32 @@ WRITE_LIMIT = 8.0
 
 @check("tcp.close.peer-reset")
 def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
-    """A client that aborts its connection must not take the server down.
+    """The situation: the server's echo write to the client is blocked when
+    the client's reset comes, so the reset surfaces as an error of that write
+    (or of the next one).  The write fails with ECONNRESET or EPIPE, and
+    raises SIGPIPE unless the server ignores it or writes with MSG_NOSIGNAL;
+    its default action kills the whole server.
 
-    The situation: the server's echo write to the client is blocked when
-    the client's reset comes, so the reset surfaces as an error of that
-    write (or of the next one).  The aborting client is narrow: a small
-    receive window, send queue and MSS, set before connect, so the
-    server's kernel holds only about 100 KiB of echo toward it whatever the
-    machine's buffer sizes.  It round-trips 64 KiB (the server is serving
-    it), then sends 1 MiB without reading, until the server has taken all
-    of it or has stopped taking more for a quarter of a second while echo
-    waits unread: either way the server has more echo for it than the
-    kernel will take.  Then it closes with SO_LINGER {1, 0}, which sends
-    RST.  The server's write fails with ECONNRESET or EPIPE, and raises
-    SIGPIPE unless the server ignores it or writes with MSG_NOSIGNAL, whose
-    default action kills the whole server.  Where the target's processes
-    are visible, the check waits until the server has closed the reset
-    connection (or died) before going on.
+    Rule: A client that aborts its connection does not take the server down.
 
     Pass: the server is still running, and a new client is echoed promptly.
-    When the 64 KiB warm-up does not come back, the check cannot set up its
-    situation: that is tcp.echo.large's finding (inconclusive here); so is
-    a reset by the server while the client is not reading
-    (tcp.backpressure.slow-reader's).
+
+    Setup: the aborting client is narrow: a small receive window, send queue
+    and MSS, set before connect, so the server's kernel holds only about 100
+    KiB of echo toward it whatever the machine's buffer sizes.  It round-trips
+    64 KiB (the server is serving it), then sends 1 MiB without reading, until
+    the server has taken all of it or has stopped taking more for a quarter of
+    a second while echo waits unread: either way the server has more echo for
+    it than the kernel will take.  Then it closes with SO_LINGER {1, 0}, which
+    sends RST.  Where the target's processes are visible, the check waits
+    until the server has closed the reset connection (or died) before the new
+    client connects.
+
+    Attribution: when the 64 KiB warm-up does not come back, the check cannot
+    set up its situation: that is tcp.echo.large's finding (inconclusive
+    here); so is a reset by the server while the client is not reading
+    (tcp.backpressure.slow-reader's).  A server that answers no connection at
+    all is tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     with narrow_connect(target.address, prompt) as aborting:
         warmup = payloads.data(WARMUP, "warmup")
@@ -121,15 +124,21 @@ def death(target, timeout: float) -> str:
 
 @check("tcp.close.fin-not-rst")
 def test_fin_not_rst(target, wire, tcp_client, payloads, prompt):
-    """A server ends a connection with FIN (an orderly close), not RST (an abort).
-
-    close() sends FIN when everything received has been read.  It sends RST
-    instead when unread bytes are still in the receive buffer (the peer's
-    data would be lost, so TCP aborts), or when SO_LINGER is set with a zero
+    """close() sends FIN when everything received has been read.  It sends RST
+    instead when unread bytes are still in the receive buffer (the peer's data
+    would be lost, so TCP aborts), or when SO_LINGER is set with a zero
     timeout (often done to avoid TIME_WAIT).  A RST can destroy data still in
-    flight toward the peer.  The client sends 32 bytes, reads the echo and
-    closes.  Pass: the capture shows a FIN from the server and no RST in
-    either direction.
+    flight toward the peer.
+
+    Rule: A server ends a connection with FIN (an orderly close), not RST (an
+    abort).
+
+    Pass: the capture shows a FIN from the server and no RST in either
+    direction.
+
+    Setup: with a capture running, the client sends 32 bytes, reads the echo
+    and closes; the capture is read once the client has acknowledged the
+    server's FIN, a RST has been seen, or the prompt timeout has passed.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.

@@ -20,22 +20,29 @@ BURST_DEADLINE = 10.0
 
 @check("tcp.concurrency.parallel")
 def test_parallel(target, payloads, prompt, deadline, note):
-    """A concurrent server keeps each client's stream separate, whatever the interleaving.
+    """Shared buffers, mixed-up descriptors or a global "current client"
+    variable show up as one client receiving another's bytes.  A server that
+    serves at most N clients at once (a configured limit such as tcpserver's
+    -c 40, or a pool) leaves the others without a byte: the verdict gives N,
+    and how soon a waiting client was served once one of the N closed.
 
-    64 clients connect, one handshake at a time, and stay connected; then
-    they send 4 chunks of their own bytes each, the chunks
-    of all clients interleaved on the wire, while reading.  Shared buffers,
-    mixed-up descriptors or a global "current client" variable show up as
-    one client receiving another's bytes.  A server that serves at most N
-    clients at once (a configured limit such as tcpserver's -c 40, or a
-    pool) leaves the others without a byte: the verdict gives N, and how
-    soon a waiting client was served once one of the N closed.
+    Rule: A concurrent server keeps each client's stream separate, whatever
+    the interleaving.
+
     Pass: each client receives exactly its own 1 KiB within 5 s; the figure
-    (how many were served at once, how fast) is recorded either way.  A
-    listen backlog too small for handshakes coming one after another (the
-    kernel completes them before the server accepts) is
+    (how many were served at once, how fast) is recorded either way.  A client
+    that receives another client's bytes is a must-level finding.
+
+    Setup: 64 clients connect, one handshake at a time, and stay connected;
+    then they send 4 chunks of 256 bytes of their own each, the chunks of all
+    clients interleaved on the wire, while reading.
+
+    Attribution: a listen backlog too small for handshakes coming one after
+    another (the kernel completes them before the server accepts) is
     tcp.concurrency.burst-accept's finding: when some clients could not
-    connect but every one that did was served, this check is inconclusive.
+    connect but every one that did was served, this check is inconclusive.  A
+    server that answers no connection at all is tcp.echo.roundtrip's finding;
+    this check then says it cannot judge.
     """
     within = deadline(PARALLEL_DEADLINE)
     opened = open_many(target.address, PARALLEL_CLIENTS, timeout=prompt, in_flight=1)
@@ -95,12 +102,15 @@ def next_served(socks, results: list[StreamResult], expected: list[bytes], promp
 
 @check("tcp.concurrency.idle-peer")
 def test_idle_peer(target, tcp_client, payloads, prompt):
-    """One connected client that sends nothing must not delay anyone else.
+    """An iterative server, or one that blocks in read() on a single
+    connection, serves nobody while an idle client holds it.
 
-    An iterative server, or one that blocks in read() on a single connection,
-    serves nobody while an idle client holds it.  The first client connects
-    and stays silent; a second connects and sends 32 bytes.  Pass: the second
-    client's echo arrives promptly.
+    Rule: One connected client that sends nothing does not delay anyone else.
+
+    Pass: the second client's echo arrives promptly.
+
+    Setup: the first client connects and stays silent; a second connects and
+    sends 32 bytes.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
@@ -116,21 +126,25 @@ def test_idle_peer(target, tcp_client, payloads, prompt):
 
 @check("tcp.concurrency.burst-accept")
 def test_burst_accept(target, payloads, prompt, deadline, note):
-    """A burst of connections must all be accepted and served.
+    """A thread-per-connection server that hands the thread a pointer to its
+    accept loop's fd variable (&fd) loses connections when accepts outrun
+    thread start-up.  A listen backlog smaller than the burst overflows: the
+    kernel drops the handshakes it has no room for, and those clients wait for
+    SYN (or SYN-ACK) retransmission, 1 s, then 3 s, then 7 s.
 
-    200 clients connect at once, before any of them sends; then each sends
-    32 bytes of its own and reads them back.  A thread-per-connection
-    server that hands the thread a pointer to its accept loop's fd
-    variable (&fd) loses connections when accepts outrun thread start-up.
-    A listen backlog smaller than the burst overflows: the kernel drops
-    the handshakes it has no room for, and those clients wait for SYN (or
-    SYN-ACK) retransmission, 1 s, then 3 s, then 7 s, so silence ends the
-    wait only once the server's kernel has acknowledged every byte sent.
-    The verdict says how many got through and when, in waves; when some
-    clients are served and the rest never are, closing one served client
-    tells a limit on concurrent clients (tcpserver's -c) from a stall.
-    Pass: every client is echoed its own bytes within 10 s of the burst;
-    the waves of handshakes and echoes are recorded either way.
+    Rule: A burst of connections is accepted and served, every one of them.
+
+    Pass: every client is echoed its own bytes within 10 s of the burst; the
+    waves of handshakes and echoes are recorded either way.  A client that
+    receives another client's bytes is a must-level finding.
+
+    Setup: 200 clients connect at once, before any of them sends; then each
+    sends 32 bytes of its own and reads them back.  Silence ends the wait only
+    once the server's kernel has acknowledged every byte sent (a client
+    waiting for retransmission is not a slow server).  The verdict says how
+    many got through and when, in waves; when some clients are served and the
+    rest never are, closing one served client tells a limit on concurrent
+    clients (tcpserver's -c) from a stall.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.

@@ -20,14 +20,16 @@ def expect_echo(rule: str, result, payload: bytes, within: float) -> None:
 
 @check("tcp.echo.roundtrip")
 def test_roundtrip(target, tcp_client, payloads, prompt):
-    """An echo server sends back exactly what a client sent.
+    """Rule: An echo server sends back exactly what a client sent.
 
-    Pass: 32 seeded bytes written on a fresh connection come back, the same 32
-    bytes, within the prompt timeout (2 s).
+    Pass: the same 32 bytes come back within the prompt timeout (2 s).
 
-    Attribution: every other check relies on this one; a server that
-    answers no connection at all fails here, and the other TCP checks then
-    say they cannot judge, naming this one.
+    Setup: 32 seeded bytes written on a fresh connection, read back while
+    writing.
+
+    Attribution: none.  Every other check relies on this one: a server that
+    answers no connection at all fails here, and the other TCP checks then say
+    they cannot judge, naming this one.
     """
     payload = payloads.data(32)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
@@ -36,15 +38,21 @@ def test_roundtrip(target, tcp_client, payloads, prompt):
 
 @check("tcp.echo.binary")
 def test_binary(target, tcp_client, payloads, prompt):
-    """TCP carries bytes, not text: NUL, 0xFF, CR and LF are data like any other.
+    """TCP carries bytes, not text: NUL, 0xFF, CR and LF are data like any
+    other.  A server that uses string functions (strlen, line reading, text
+    decoding) loses or changes some of them.
 
-    A server that uses string functions (strlen, line reading, text decoding)
-    loses or changes some of them.  Pass: all 256 byte values, in seeded order
-    and then in ascending order, come back unchanged.
+    Rule: A server echoes every byte value unchanged, NUL included.
 
-    Attribution: the only check whose payloads hold NUL (the others send
-    bytes 1..255), so a server that echoes through string functions fails
-    here alone.
+    Pass: all 256 byte values, in seeded order and then in ascending order,
+    come back unchanged, promptly.
+
+    Setup: the 512 bytes written on a fresh connection.  It is the only check
+    whose payloads hold NUL (the others send bytes 1..255), so a server that
+    echoes through string functions fails here alone.
+
+    Attribution: a server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     payload = payloads.permutation(bytes(range(256))) + bytes(range(256))
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
@@ -53,13 +61,17 @@ def test_binary(target, tcp_client, payloads, prompt):
 
 @check("tcp.echo.large")
 def test_large(target, tcp_client, payloads, prompt):
-    """A server must keep echoing a long stream while the client keeps writing.
+    """8 MiB is far more than the socket buffers hold, so a server that does
+    not handle short writes, or that stops reading while it cannot write,
+    loses data or deadlocks.
 
-    8 MiB is far more than the socket buffers hold, so a server that does not
-    handle short writes, or that stops reading while it cannot write, loses
-    data or deadlocks.  The client reads while it writes, so it never causes
-    the deadlock itself.  Pass: the 8 MiB stream comes back byte-identical,
-    with no pause longer than the prompt timeout.
+    Rule: A server keeps echoing a long stream while the client keeps writing.
+
+    Pass: the 8 MiB stream comes back byte-identical, with no pause longer
+    than the prompt timeout.
+
+    Setup: one connection writes 8 MiB of seeded bytes and reads while it
+    writes, so the client never causes the deadlock itself.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
@@ -73,13 +85,18 @@ def test_large(target, tcp_client, payloads, prompt):
 
 @check("tcp.echo.ipv6")
 def test_ipv6(target, tcp_client, payloads, prompt):
-    """A server that claims IPv6 listens on ::1 when started with {host} = ::1 and echoes there.
+    """IPv6 needs an AF_INET6 socket and a sockaddr_in6; code that hard-codes
+    sockaddr_in or inet_addr() cannot do it.
 
-    IPv6 needs an AF_INET6 socket and a sockaddr_in6; code that hard-codes
-    sockaddr_in or inet_addr() cannot do it.  Pass: 32 bytes sent to [::1]
-    come back unchanged, promptly.
+    Rule: A server that claims IPv6 listens on ::1 when started with {host} =
+    ::1 and echoes there.
 
-    Attribution: a server that does not serve on ::1 when started with
+    Pass: 32 bytes sent to [::1] come back unchanged, promptly.
+
+    Setup: the target is started with {host} = ::1; 32 seeded bytes on a fresh
+    connection to it.
+
+    Attribution: none.  A server that does not serve on ::1 when started with
     {host} = ::1 fails here; the IPv4 checks are not affected.
     """
     payload = payloads.data(32)

@@ -27,12 +27,18 @@ def half_close_echo(sock, payload: bytes, prompt: float, rule: str) -> None:
 
 @check("tcp.half-close.eof-after-echo")
 def test_eof_after_echo(target, tcp_client, payloads, prompt):
-    """shutdown(SHUT_WR) says "I have no more to send", not "stop talking to me".
-
-    After the client's FIN the server reads EOF; it must still send back
+    """shutdown(SHUT_WR) says "I have no more to send", not "stop talking to
+    me".  After the client's FIN the server reads EOF; it must still send back
     everything it received and then close its own side, which the client sees
-    as EOF.  Pass: 64 KiB written then SHUT_WR gives all 64 KiB back, then EOF
-    promptly, with no reset.
+    as EOF.
+
+    Rule: After the client's FIN, the server echoes everything it received,
+    then closes its side.
+
+    Pass: all 64 KiB come back, then EOF, promptly, with no reset.
+
+    Setup: a fresh connection writes 64 KiB while reading, then
+    shutdown(SHUT_WR), and reads until EOF.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
@@ -42,30 +48,35 @@ def test_eof_after_echo(target, tcp_client, payloads, prompt):
 
 @check("tcp.half-close.large")
 def test_large(target, payloads, prompt, deadline, note):
-    """After the client's FIN, the server still sends everything it had queued for the client, then closes.
+    """The condition: when the client's FIN arrives, the server holds echo in
+    its own memory that it has not yet handed to the kernel.  Bytes already in
+    the server's socket survive close(); bytes in its own buffers do not.  A
+    server that closes or aborts at EOF (asyncio's eof_received calling
+    transport.abort(), a relay that quits at the first EOF) loses what it
+    still held.
 
-    The condition: when the client's FIN arrives, the server holds echo in
-    its own memory that it has not yet handed to the kernel.  Bytes already
-    in the server's socket survive close(); bytes in its own buffers do
-    not.  So the client keeps the kernel's buffers from holding the echo.
-    Before connect it sets a small receive buffer (a window of a few KiB),
-    a 1 KiB MSS (the kernel sizes an autotuned send buffer from the peer's
-    MSS, so the server's stays near 100 KiB whatever tcp_wmem allows) and a
-    small send buffer of its own (what it has written has reached the
-    server, not waited in the client's kernel).  Then it writes 4 MiB
-    (eight times the default send buffer where tcp_wmem makes that more)
-    without reading.  A server that keeps reading piles the echo up in its
-    own memory.  A server that reads only when it can write (backpressure)
-    stops taking data, and the client stops writing once nothing more was
-    taken for a quarter of a second while echo waited unread.  Then
-    shutdown(SHUT_WR), then the client reads.  A server that closes or
-    aborts at EOF (asyncio's eof_received calling transport.abort(), a
-    relay that quits at the first EOF) loses what it still held.
+    Rule: After the client's FIN, the server still sends everything it had
+    queued for the client, then closes.
 
     Pass: every byte written before the FIN comes back, then EOF, with no
-    reset, each read arriving promptly.  A reset before the FIN, while the
-    client is not reading, is tcp.backpressure.slow-reader's finding: this
-    check then reports inconclusive.
+    reset, each read arriving promptly.
+
+    Setup: the client keeps the kernel's buffers from holding the echo.
+    Before connect it sets a small receive buffer (a window of a few KiB), a 1
+    KiB MSS (the kernel sizes an autotuned send buffer from the peer's MSS, so
+    the server's stays near 100 KiB whatever tcp_wmem allows) and a small send
+    buffer of its own (what it has written has reached the server, not waited
+    in the client's kernel).  Then it writes 4 MiB (eight times the default
+    send buffer where tcp_wmem makes that more) without reading.  A server
+    that keeps reading piles the echo up in its own memory.  A server that
+    reads only when it can write (backpressure) stops taking data, and the
+    client stops writing once nothing more was taken for a quarter of a second
+    while echo waited unread.  Then shutdown(SHUT_WR), then the client reads.
+
+    Attribution: a reset before the FIN, while the client is not reading, is
+    tcp.backpressure.slow-reader's finding: this check then reports
+    inconclusive.  A server that answers no connection at all is
+    tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
     payload = payloads.data(max(LARGE, 8 * narrow_server_share()))
     with narrow_connect(target.address, prompt) as sock:

@@ -17,8 +17,8 @@ from sockcheck.verdicts.findings import Inconclusive, describe_stream, ordinal, 
 
 SELECT_CONNECTIONS = 1100
 # Seconds for all of them, below the catalogue's timeout (85 s) with room for the verdict's
-# own waits and the teardown of a fork-per-connection server's 1100 children.  A forking
-# Python server needs about 4 s here, and six times that on a machine loaded twenty-fold.
+# own waits and the teardown of a fork-per-connection server's 1100 children, and far above
+# what a forking server needs, even on a heavily loaded machine.
 SELECT_BUDGET = 60.0
 C10K_CONNECTIONS = 10_000
 C10K_DEADLINE = 30.0
@@ -33,27 +33,31 @@ def _death(target) -> str:
 
 @check("tcp.limits.select-fd")
 def test_select_fd(target, payloads, prompt, deadline, note):
-    """select() can only watch descriptors below FD_SETSIZE (1024); a server must not pass it larger ones.
+    """select() can only watch descriptors below FD_SETSIZE (1024): FD_SET(fd)
+    on fd >= 1024 writes outside the fd_set, memory corruption, or an abort
+    when glibc's _FORTIFY_SOURCE catches it.  A select() server has to refuse
+    (close) connections whose descriptor is too large, or use poll/epoll.
 
-    FD_SET(fd) on fd >= 1024 writes outside the fd_set: memory corruption,
-    or an abort when glibc's _FORTIFY_SOURCE catches it.  A select() server
-    has to refuse (close) connections whose descriptor is too large, or use
-    poll/epoll.  The target runs with RLIMIT_NOFILE 4096; 1100 connections
-    are opened one by one, each round-trips 16 bytes of its own before the
-    next connects (so a small listen backlog or a slow fork per connection
-    does not matter), and every echoed one is kept open.  The check has its
-    own budget of 60 s for the 1100: a server too slow to get through them
-    gets a verdict saying how far it got.  When a connection is neither
-    echoed nor closed, the check closes the oldest held connection: if the
-    waiting one is then served, the server limits how many connections it
-    serves at once (tcpserver's -c, an iterative server's 1), and the
-    verdict gives that figure, a capacity finding.
+    Rule: A server does not pass select() a descriptor at or above FD_SETSIZE
+    (1024).
 
-    Pass: the server stays alive, every connection is either echoed or
-    closed by the server promptly (none hangs), and after they are closed a
-    new client is echoed.  A first connection that is not echoed, or a
-    final echo with the wrong bytes, is tcp.echo.roundtrip's finding
-    (inconclusive here).
+    Pass: the server stays alive, every connection is either echoed or closed
+    by the server promptly (none hangs), and after they are closed a new
+    client is echoed.
+
+    Setup: the target runs with RLIMIT_NOFILE 4096; 1100 connections are
+    opened one by one, each round-trips 16 bytes of its own before the next
+    connects (so a small listen backlog or a slow fork per connection does not
+    matter), and every echoed one is kept open.  The check has its own budget
+    of 60 s for the 1100: a server too slow to get through them gets a verdict
+    saying how far it got.  When a connection is neither echoed nor closed,
+    the check closes the oldest held connection: if the waiting one is then
+    served, the server limits how many connections it serves at once
+    (tcpserver's -c, an iterative server's 1), and the verdict gives that
+    figure, a capacity finding.
+
+    Attribution: a first connection that is not echoed, or a final echo with
+    the wrong bytes, is tcp.echo.roundtrip's finding (inconclusive here).
     """
     budget = deadline(SELECT_BUDGET)
     pieces = payloads.pieces(SELECT_CONNECTIONS, 16, "fd")
@@ -232,31 +236,34 @@ def descriptor_limit(target, connections: int) -> str:
 
 @check("tcp.limits.c10k")
 def test_c10k(target, payloads, prompt, deadline, note):
-    """A server that claims C10K holds 10,000 concurrent connections and serves each one.
+    """Thread-per-client and select() designs run out of threads, memory or
+    descriptor range long before ten thousand connections; readiness APIs
+    (epoll) scale.  C10K is about holding the connections at once, not about
+    surviving a flood of handshakes: the kernel completes handshakes before
+    the server accepts them, and one that overflows the listen backlog waits
+    seconds for SYN retransmission.
 
-    Thread-per-client and select() designs run out of threads, memory or
-    descriptor range long before; readiness APIs (epoll) scale.  C10K is
-    about holding the connections at once, not about surviving a flood of
-    handshakes: the kernel completes handshakes before the server accepts
-    them, and one that overflows the listen backlog waits seconds for SYN
-    retransmission.  So the client keeps at most 512 connections open and
-    not yet echoed: each one connects, round-trips 16 bytes of its own and
-    stays open, and only then does another one start.  The echoed ones are
-    watched while held (a server that closes or resets one shows), and
-    when all 10,000 are held each sends one more byte, which must come
-    back.  When the server falls short while holding nearly as many
-    descriptors as its RLIMIT_NOFILE (20,000), the verdict says so: some
-    servers spend more than one descriptor per connection.
+    Rule: A server that claims C10K holds 10,000 concurrent connections and
+    serves each one.
 
-    Pass: all 10,000 are echoed within 30 s, none is dropped while held,
-    and all answer the last byte promptly; the connection rate, the
-    handshakes and the times are recorded.
+    Pass: all 10,000 are echoed within 30 s, none is dropped while held, and
+    all answer the last byte promptly; the connection rate, the handshakes and
+    the times are recorded.
 
-    Attribution: connections are held at most 512 open and not yet echoed,
-    so an accept queue the driver outran is not the finding; a server that
-    runs out of descriptors is told as such (a descriptor limit, with the
-    figure); a server that answers no connection at all is
-    tcp.echo.roundtrip's finding.
+    Setup: the target runs with RLIMIT_NOFILE 20,000.  The client keeps at
+    most 512 connections open and not yet echoed: each one connects,
+    round-trips 16 bytes of its own and stays open, and only then does another
+    one start.  The echoed ones are watched while held (a server that closes
+    or resets one shows), and when all 10,000 are held each sends one more
+    byte, which must come back.
+
+    Attribution: connections are held at most 512 open and not yet echoed, so
+    an accept queue the driver outran is not the finding; a server that falls
+    short while holding nearly as many descriptors as its RLIMIT_NOFILE is
+    told as such (a descriptor limit, with the figure: some servers spend more
+    than one descriptor per connection); a server that answers no connection
+    at all is tcp.echo.roundtrip's finding; this check then says it cannot
+    judge.
     """
     budget = deadline(C10K_DEADLINE)
     with ConnectionHolder(target.address) as holder:

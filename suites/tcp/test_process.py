@@ -102,18 +102,24 @@ def connect_one_by_one(target, payloads, count: int, prompt: float, rule: str) -
 
 @check("tcp.process.zombies")
 def test_zombies(target, payloads, prompt, evidence, note):
-    """A forking server must reap every child; SIGCHLD signals merge, so one waitpid() per signal is not enough.
+    """SIGCHLD signals merge: when several children exit together the kernel
+    may deliver a single SIGCHLD for all of them.  A handler that calls
+    waitpid() once per signal reaps one child and leaves the rest as zombies;
+    the fix is to loop ``while (waitpid(-1, NULL, WNOHANG) > 0)``.
 
-    When several children exit together the kernel may deliver a single
-    SIGCHLD for all of them.  A handler that calls waitpid() once reaps one
-    child and leaves the rest as zombies; the fix is to loop
-    ``while (waitpid(-1, NULL, WNOHANG) > 0)``.  32 clients connect one after
-    another, each echoed before the next (so a tiny backlog does not matter),
-    then all 32 close at the same instant; this is done three times, because
-    whether signals merge depends on scheduling.  Pass: after each round,
-    promptly, every connection's child is gone and no child of the server is
-    a zombie.  Attribution: a connection that is not echoed is another
-    check's finding, and this one says it cannot judge.
+    Rule: A forking server reaps every child, however many exit at once.
+
+    Pass: after each round, promptly, every connection's child is gone and no
+    child of the server is a zombie.
+
+    Setup: 32 clients connect one after another, each echoed before the next
+    (so a tiny backlog does not matter), then all 32 close at the same
+    instant; this is done three times, because whether signals merge depends
+    on scheduling.
+
+    Attribution: a connection that is not echoed is tcp.echo.roundtrip's
+    finding (the first) or tcp.concurrency.parallel's (a later one, while
+    others are held open); this check then says it cannot judge.
     """
     baseline_live = settled(lambda: children_by_state(target.pid)[0], prompt)
     for round_number in range(1, ZOMBIE_ROUNDS + 1):
@@ -166,21 +172,28 @@ def fd_cycles(target, payload: bytes, prompt: float, first: int, count: int) -> 
 
 @check("tcp.process.fd-leak")
 def test_fd_leak(target, payloads, prompt, note):
-    """Every connection's descriptor must be closed, however the connection ends.
-
-    Servers often close on the happy path and forget the error paths: a
+    """Servers often close on the happy path and forget the error paths: a
     client reset (ECONNRESET/EPIPE), or a half-close.  A forking parent that
     does not close its copy of the connected socket leaks one descriptor per
-    client.  300 connections are echoed and ended in turn by a graceful
-    close, a reset (SO_LINGER 0) and a half-close.  The baseline is read
-    after one warm-up exchange, since runtimes open their poller's
-    descriptors on first use.  Pass: promptly afterwards the open
-    descriptors of the server's whole process tree are back to the baseline
-    + 2; or, when they are not, 300 more cycles add no more than 2 (a
-    bounded cache, such as Go's pool of splice pipes, is no leak; a leak
-    grows with every batch).  Attribution: a cycle the server turns away (a
-    rate or connection limit) is not a leak; the check then says it cannot
-    judge.
+    client.
+
+    Rule: A server closes every connection's descriptor, however the
+    connection ends.
+
+    Pass: promptly after the cycles the open descriptors of the server's whole
+    process tree are back to the baseline + 2; or, when they are not, 300 more
+    cycles add no more than 2 (a bounded cache, such as Go's pool of splice
+    pipes, is no leak; a leak grows with every batch).
+
+    Setup: the baseline is read after one warm-up exchange, since runtimes
+    open their poller's descriptors on first use.  Then 300 connections are
+    echoed and ended in turn by a graceful close, a reset (SO_LINGER 0) and a
+    half-close.
+
+    Attribution: a warm-up connection that is not echoed is
+    tcp.echo.roundtrip's finding; a cycle the server turns away (a rate or
+    connection limit) is not a leak but about how many connections it takes
+    (tcp.limits.select-fd's); this check then says it cannot judge.
     """
     payload = payloads.data(32)
     # A warm-up exchange first: runtimes open descriptors on first use (Go's poller opens its epoll
@@ -210,22 +223,26 @@ def test_fd_leak(target, payloads, prompt, note):
 
 @check("tcp.process.shutdown")
 def test_shutdown(target, payloads, prompt, deadline, evidence):
-    """On SIGTERM a server ends with its whole process tree; no child may be left running as an orphan.
-
-    A forking server that exits without signalling its children leaves them
+    """A forking server that exits without signalling its children leaves them
     serving connections as orphans (re-parented away from the server), out of
-    any supervisor's reach.  With 3 clients connected and echoed, SIGTERM goes
-    to the main process only, as a service manager sends it.  Every process
-    known at that moment counts (descendants, members of the target's
-    session and process group, whatever their environment), and stays
-    counted after it is re-parented away.  Pass: within 3 s every one of
-    them is gone; where the target claims graceful-shutdown, the exit
-    status is 0.
+    any supervisor's reach.
 
-    Attribution: connections are opened one by one, each echoed (only the
-    first for a target that does not claim concurrent), so a tiny backlog
-    does not matter; one that is not echoed is another check's finding, and
-    this one says it cannot judge.
+    Rule: On SIGTERM a server ends with its whole process tree; no child is
+    left running as an orphan.
+
+    Pass: within 3 s of SIGTERM every process of the tree is gone; where the
+    target claims graceful-shutdown, the exit status is 0.
+
+    Setup: 3 clients are connected one by one, each echoed (only the first for
+    a target that does not claim concurrent), so a tiny backlog does not
+    matter; then SIGTERM goes to the main process only, as a service manager
+    sends it.  Every process known at that moment counts (descendants, members
+    of the target's session and process group, whatever their environment),
+    and stays counted after it is re-parented away.
+
+    Attribution: a connection that is not echoed is tcp.echo.roundtrip's
+    finding (the first) or tcp.concurrency.parallel's (a later one); this
+    check then says it cannot judge.
     """
     limit = deadline(SHUTDOWN_LIMIT)
     socks = connect_one_by_one(target, payloads, SHUTDOWN_CLIENTS, prompt, "shutdown")

@@ -19,15 +19,19 @@ def _letters(payloads, size: int, label: str) -> bytes:
 
 @check("tcp.stream.reassembly")
 def test_reassembly(target, wire, tcp_client, payloads, prompt, note):
-    """TCP delivers a byte stream: the writes a sender makes are not the reads a receiver sees.
+    """TCP delivers a byte stream: the writes a sender makes are not the reads
+    a receiver sees, and a server may read and write in any chunking it likes.
 
-    The client makes 200 writes of 1 to 64 bytes each with TCP_NODELAY,
+    Rule: A server echoes the byte stream, whatever writes it was made of.
+
+    Pass: the echoed stream equals the concatenation of the writes, byte for
+    byte.  Where a capture runs, the verdict message says how many segments
+    the writes left as; without one it says the check is unconfirmed on the
+    wire.
+
+    Setup: the client makes 200 writes of 1 to 64 bytes each with TCP_NODELAY,
     each once the previous one is acknowledged (so each leaves as its own
     segment), then reads the echo one byte at a time.
-    A server may read and write in any chunking it likes.  Pass: the echoed
-    stream equals the concatenation of the writes, byte for byte.  Where a
-    capture runs, the verdict message says how many segments the writes
-    left as; without one it says the check is unconfirmed on the wire.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
@@ -53,13 +57,18 @@ def test_reassembly(target, wire, tcp_client, payloads, prompt, note):
 
 @check("tcp.stream.coalesced")
 def test_coalesced(target, tcp_client, payloads, prompt):
-    """A server must not assume one recv() returns exactly one message.
-
-    Two 600-byte newline-terminated messages are sent in a single write (one
-    segment), then one 600-byte message is sent in two halves 50 ms apart.
-    A server that treats each recv() as one message, or an edge-triggered
+    """A server that treats each recv() as one message, or an edge-triggered
     server that reads once per readiness event without draining the socket,
-    loses or mangles bytes.  Pass: all 1800 bytes come back, in order.
+    loses or mangles bytes.
+
+    Rule: A server does not assume one recv() returns exactly one message.
+
+    Pass: all 1800 bytes come back, in order, and the connection stays open
+    between the two halves.
+
+    Setup: two 600-byte newline-terminated messages are sent in a single write
+    (one segment), then one 600-byte message is sent in two halves 50 ms
+    apart, on one connection with TCP_NODELAY.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.

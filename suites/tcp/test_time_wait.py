@@ -36,24 +36,31 @@ def bind_without_reuseaddr(host: str, port: int) -> int:
 
 @check("tcp.time-wait.rebind")
 def test_rebind(target, tcp_client, payloads, prompt, deadline, evidence, note):
-    """A server restarts at once on its port, though its old connections sit in TIME_WAIT.
-
-    The side that closes a TCP connection first keeps it in TIME_WAIT for
-    2 x MSL (60 s on Linux), to protect a new connection from stray segments
-    of the old one.  When a server is stopped while clients are connected,
-    the server closes first, so its port has TIME_WAIT connections.  A plain
+    """The side that closes a TCP connection first keeps it in TIME_WAIT for 2
+    x MSL (60 s on Linux), to protect a new connection from stray segments of
+    the old one.  When a server is stopped while clients are connected, the
+    server closes first, so its port has TIME_WAIT connections.  A plain
     bind() to that port then fails with EADDRINUSE; on Linux a bind succeeds
     only if both the old socket and the new one set SO_REUSEADDR (and nothing
     is listening there), which is why every restartable server sets it.
-    With a client connected and echoed, the whole target is stopped the way
-    a service manager stops a unit: SIGTERM to its process group, its session
-    and every process seen in its tree.  Two arms, on the target's own port:
-    (1) a probe bind without SO_REUSEADDR fails with EADDRINUSE and the
-    kernel socket table shows TIME_WAIT on the port, proving the situation
-    is real; (2) the target restarts at once on the same port and echoes.
-    Pass: both arms hold.  Attribution: a process that survives that stop,
-    or a connection the server never closes, is tcp.process.shutdown's
-    finding; this check then says it cannot judge TIME_WAIT.
+
+    Rule: A server restarts at once on its port, though its old connections
+    sit in TIME_WAIT.
+
+    Pass: both arms hold, on the target's own port: (1) a probe bind without
+    SO_REUSEADDR fails with EADDRINUSE and the kernel socket table shows
+    TIME_WAIT on the port, proving the situation is real; (2) the target
+    restarts at once on the same port and echoes.
+
+    Setup: with a client connected and echoed, the whole target is stopped the
+    way a service manager stops a unit: SIGTERM to its process group, its
+    session and every process seen in its tree.  The client then reads to EOF
+    and closes, completing the exchange of FINs.
+
+    Attribution: a process that survives that stop, or a connection the server
+    never closes, is tcp.process.shutdown's finding; a client that is not
+    echoed first is tcp.echo.roundtrip's.  This check then says it cannot
+    judge TIME_WAIT.
     """
     sock = tcp_client()
     payload = payloads.data(32)

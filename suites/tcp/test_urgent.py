@@ -82,17 +82,22 @@ def collect(sock: socket.socket, oob: str, timeout: float) -> tuple[bytes, bytes
 
 @check("tcp.urgent.stream-intact")
 def test_stream_intact(target, tcp_client, payloads, prompt):
-    """Urgent data must neither kill the connection nor corrupt the in-band stream.
-
-    send(..., MSG_OOB) marks one byte urgent.  Without SO_OOBINLINE Linux
+    """send(..., MSG_OOB) marks one byte urgent.  Without SO_OOBINLINE Linux
     takes that single byte out of the stream: a plain server never sees it
     (oob = "discard").  With SO_OOBINLINE it stays in place ("inline").  A
     server may instead read it with recv(MSG_OOB) when select() reports an
-    exceptional condition, and send it back urgent ("urgent").  The client
-    sends "abc", "!" with MSG_OOB, then "def".  Pass: the connection
-    survives (a further round trip works) and the in-band echo is "abcdef"
-    (discard), "abc!def" (inline), or "abcdef" plus "!" received back as
-    urgent data (urgent), as the target's manifest declares.
+    exceptional condition, and send it back urgent ("urgent").
+
+    Rule: Urgent data neither kills the connection nor corrupts the in-band
+    stream.
+
+    Pass: the connection survives (a further round trip works) and the in-band
+    echo is "abcdef" (discard), "abc!def" (inline), or "abcdef" plus "!"
+    received back as urgent data (urgent), as the target's manifest declares.
+
+    Setup: on one connection with TCP_NODELAY the client sends "abc", "!" with
+    MSG_OOB, then "def", reads in-band and urgent data, then round-trips 16
+    more bytes.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
@@ -137,19 +142,29 @@ def urgent_bytes(segments, from_client: bool) -> list[tuple[int, int | None]]:
 
 @check("tcp.urgent.wire-pointer")
 def test_wire_pointer(target, wire, tcp_client, prompt, note):
-    """On the wire, urgent data is a flag (URG) and a pointer in the TCP header, not a separate channel.
+    """On the wire, urgent data is a flag (URG) and a pointer in the TCP
+    header, not a separate channel.  RFC 793 says the urgent pointer points to
+    the byte *following* the urgent data; RFC 1122 corrected it to point *at*
+    the last urgent byte, but Linux (like BSD) keeps the RFC 793 meaning
+    unless net.ipv4.tcp_stdurg is set: for one urgent byte the pointer is one
+    past it.
 
-    RFC 793 says the urgent pointer points to the byte *following* the urgent
-    data; RFC 1122 corrected it to point *at* the last urgent byte, but Linux
-    (like BSD) keeps the RFC 793 meaning unless net.ipv4.tcp_stdurg is set:
-    for one urgent byte the pointer is one past it.  The client sends "abc!"
-    in one write with MSG_OOB, then "def"; the capture shows the first
-    segment.  Pass: a client segment carries URG with a pointer designating
-    the "!" (one past it); for targets with oob = "urgent", a server segment
-    carries URG with a pointer designating the echoed "!".
+    Rule: A segment carrying urgent data has URG set and an urgent pointer one
+    past the urgent byte.
 
-    Attribution: a server that answers no connection at all is
-    tcp.echo.roundtrip's finding; this check then says it cannot judge.
+    Pass: a client segment carries URG with a pointer designating the "!" (one
+    past it); for targets with oob = "urgent", a server segment carries URG
+    with a pointer designating the echoed "!".
+
+    Setup: with a capture running, the client sends "abc!" in one write with
+    MSG_OOB (so the urgent byte leaves in the first data segment, whatever the
+    server then does with the connection), then "def", and reads what comes
+    back.
+
+    Attribution: what the server does with the connection afterwards is
+    tcp.urgent.stream-intact's finding.  A server that answers no connection
+    at all is tcp.echo.roundtrip's finding; this check then says it cannot
+    judge.
     """
     sock = tcp_client(nodelay=True)
     # What the server does with the connection afterwards is the other check's business.

@@ -37,25 +37,30 @@ def receive_replies(sock: socket.socket, got: list[bytes], sent: list[bytes], qu
 
 @check("udp.burst")
 def test_burst(target, udp_client, payloads, prompt, note):
-    """UDP has no flow control: a server must drain its socket as fast as a client sends, or queue the difference.
+    """UDP has no flow control.  Datagrams that arrive while the server is
+    busy wait in its receive buffer; whatever does not fit is dropped by the
+    kernel, silently.  Keeping up means absorbing a burst: every datagram of
+    it is read, from the buffer or as it arrives.  The kernel's default buffer
+    queues a burst of 50 small datagrams whole, so a plain recvfrom()/sendto()
+    loop loses none even when it gets no CPU during the burst; a tiny
+    SO_RCVBUF drops datagrams as soon as a few are queued.
 
-    Datagrams that arrive while the server is busy wait in its receive
-    buffer; whatever does not fit is dropped by the kernel, silently.
-    Keeping up means absorbing a burst: every datagram of it is read, from
-    the buffer or as it arrives.  The kernel's default buffer queues a burst
-    of 50 small datagrams whole, so a plain recvfrom()/sendto() loop loses
-    none even when it gets no CPU during the burst; a tiny SO_RCVBUF drops
-    datagrams as soon as a few are queued.  500 datagrams of 512 bytes go out
-    in bursts of 50 back-to-back; the next burst waits until the last one's
-    replies are back (or none came for a quarter of the prompt time), so the
-    pace follows the server, never this machine's speed or load.  Pass: at
-    least 95% come back, and every one that does is intact (byte-identical to
-    one that was sent, no duplicates).  The loss figure is recorded either
-    way; once more than 5% are lost for good the check stops sending.
+    Rule: A UDP server drains its socket as fast as a client sends, or queues
+    the difference.
 
-    Attribution: replies that are not one sent datagram (merged, split)
-    make the loss uncountable, and the check then says it cannot judge,
-    naming udp.datagram.boundaries.
+    Pass: at least 95% come back, and every one that does is intact
+    (byte-identical to one that was sent, no duplicates: an altered or
+    duplicated datagram is a must-level finding).  The loss figure is recorded
+    either way; once more than 5% are lost for good the check stops sending.
+
+    Setup: 500 datagrams of 512 bytes go out in bursts of 50 back-to-back; the
+    next burst waits until the last one's replies are back (or none came for a
+    quarter of the prompt time), so the pace follows the server, never this
+    machine's speed or load.
+
+    Attribution: replies that are not one sent datagram (merged, split) make
+    the loss uncountable, and the check then says it cannot judge, naming
+    udp.datagram.boundaries.
     """
     sock = udp_client()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, CLIENT_RCVBUF)

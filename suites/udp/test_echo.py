@@ -8,13 +8,16 @@ from sockcheck.verdicts.findings import violation
 
 @check("udp.echo.roundtrip")
 def test_roundtrip(target, udp_client, payloads, prompt):
-    """A UDP echo server replies to each datagram with one datagram holding the same bytes.
+    """Rule: A UDP echo server replies to each datagram with one datagram
+    holding the same bytes.
 
-    Pass: a 32-byte datagram sent with sendto() is answered, within the prompt
-    timeout, by one datagram of the same 32 bytes from the server's address.
+    Pass: the datagram is answered, within the prompt timeout, by one datagram
+    of the same 32 bytes from the server's address.
 
-    Attribution: every other UDP check relies on this one; a server that
-    answers no datagram at all fails here too.
+    Setup: a 32-byte datagram sent with sendto() from a fresh socket.
+
+    Attribution: none.  Every other UDP check relies on this one; a server
+    that answers no datagram at all fails here too.
     """
     sock = udp_client()
     payload = payloads.data(32)
@@ -31,11 +34,15 @@ def test_roundtrip(target, udp_client, payloads, prompt):
 
 @check("udp.echo.ipv6")
 def test_ipv6(target, udp_client, payloads, prompt):
-    """A server that claims IPv6 answers on ::1 when started with {host} = ::1.
+    """Rule: A server that claims IPv6 answers on ::1 when started with {host}
+    = ::1.
 
-    Pass: a 32-byte datagram sent to [::1] comes back unchanged, promptly.
+    Pass: the datagram comes back unchanged, promptly.
 
-    Attribution: a server that does not serve on ::1 when started with
+    Setup: the target is started with {host} = ::1; a 32-byte datagram is sent
+    to [::1].
+
+    Attribution: none.  A server that does not serve on ::1 when started with
     {host} = ::1 fails here; the IPv4 checks are not affected.
     """
     sock = udp_client()

@@ -14,16 +14,18 @@ PER_CLIENT = 8
 
 @check("udp.peers.reply-to-sender")
 def test_reply_to_sender(target, udp_client, payloads, prompt):
-    """One UDP socket serves every client; the reply goes to the sender of each datagram.
+    """recvfrom() tells the server who sent each datagram; a server that keeps
+    a single "current client" (the last one it heard from, or the first) sends
+    replies to the wrong peer when clients interleave.
 
-    recvfrom() tells the server who sent each datagram; a server that keeps a
-    single "current client" (the last one it heard from, or the first) sends
-    replies to the wrong peer when clients interleave.  Two clients on
-    different ports send 8 datagrams each, alternating, back-to-back.  Pass:
-    each client receives exactly its own 8 datagrams' bytes and none of the
-    other's.  Replies are matched by content, so a server that also merges
-    datagrams (udp.datagram.boundaries' finding) is judged here only on where
-    its replies went.
+    Rule: One UDP socket serves every client; the reply goes to the sender of
+    each datagram.
+
+    Pass: each client receives exactly its own 8 datagrams' bytes and none of
+    the other's.
+
+    Setup: two clients on different ports send 8 datagrams of 64 bytes each,
+    alternating, back-to-back.
 
     Attribution: replies are matched by content, so a server that merges
     datagrams is judged here only on where its replies went (merging is
@@ -59,17 +61,21 @@ def collect_from(socks, total: int, timeout: float) -> list[list[bytes]]:
 
 @check("udp.peers.connected-client")
 def test_connected_client(target, udp_client, payloads, prompt):
-    """A connect()ed UDP client only accepts datagrams from the address it connected to.
-
-    connect() on a UDP socket fixes the peer: send()/recv() work without an
+    """connect() on a UDP socket fixes the peer: send()/recv() work without an
     address, and the kernel drops datagrams from any other source.  A server
     that replies from a different socket or port (or address) is never heard
-    by such a client.  Pass: 32 bytes sent with send() on a connected socket
-    come back through recv().
+    by such a client.
 
-    Attribution: a reply from another address or port is this check's
-    finding; a server that answers no datagram at all fails
-    udp.echo.roundtrip too.
+    Rule: A server replies from the address it was sent to, so a connect()ed
+    UDP client hears it.
+
+    Pass: the 32 bytes come back through recv(), promptly.
+
+    Setup: 32 bytes sent with send() on a connected socket.
+
+    Attribution: none.  A reply from another address or port is this check's
+    finding; a server that answers no datagram at all fails udp.echo.roundtrip
+    too.
     """
     sock = udp_client(connect=True)
     payload = payloads.data(32)
