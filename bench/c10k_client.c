@@ -6,7 +6,7 @@
  * Phase 1 opens COUNT non-blocking connections with at most IN_FLIGHT
  * handshakes pending, watched by one epoll instance, and keeps them open.
  * Phase 2 sends 16 bytes of its own on every connection at once and reads
- * them back, again through epoll.  The same shape as sockcheck.clients
+ * them back, again through epoll.  The same shape as sockcheck.net.crowd
  * open_many() + converse(), so the two times compare like for like.
  *
  * Prints one JSON object: connections, connect_seconds, total_seconds,
