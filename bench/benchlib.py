@@ -232,12 +232,11 @@ def import_path(tree: Path) -> list[str]:
     The venv's editable install maps ``sockcheck`` and its parts kept
     outside the package folder (``sockcheck.fixtures``, ``.suites``,
     ``.targets``) to the checkout, after sys.path.  Another tree (a
-    snapshot, a worktree of an earlier commit) gets a folder of its own
-    first on the path, holding a ``sockcheck`` package made of links: to the
-    tree's sockcheck/ entries and to its fixtures/, suites/ and targets/; or,
-    for a tree from before the package folder, a ``sockcheck`` link to its
-    fixtures/.  A tree older than the package name imports ``fixtures`` from
-    the tree itself.
+    snapshot, a worktree of an earlier commit) with a sockcheck/ folder gets
+    links in it to its own fixtures/, suites/ and targets/; a tree from
+    before that folder gets a folder of its own first on the path, holding a
+    ``sockcheck`` link to its fixtures/.  A tree older than the package name
+    imports ``fixtures`` from the tree itself.
     """
     tree = tree.resolve()
     if tree == ROOT.resolve() or not (tree / "fixtures").is_dir():
@@ -246,17 +245,12 @@ def import_path(tree: Path) -> list[str]:
     shim.mkdir(exist_ok=True)
     link = shim / "sockcheck"
     if (tree / "sockcheck" / "__init__.py").is_file():
-        if not link.is_dir() or link.is_symlink():
-            staging = Path(tempfile.mkdtemp(prefix=".sockcheck-", dir=shim))
-            for entry in (tree / "sockcheck").iterdir():
-                (staging / entry.name).symlink_to(entry)
-            for part in ("fixtures", "suites", "targets"):
-                if not (staging / part).exists():
-                    (staging / part).symlink_to(tree / part)
-            if link.is_symlink():
-                link.unlink()
-            staging.replace(link)
-        return [str(shim), str(tree)]
+        # pytest puts the tree's rootdir first on sys.path, so its sockcheck/ is the package: links
+        # inside it to fixtures/, suites/ and targets/ keep the editable install's mapping out.
+        for part in ("fixtures", "suites", "targets"):
+            if not (tree / "sockcheck" / part).exists():
+                (tree / "sockcheck" / part).symlink_to(Path("..") / part)
+        return [str(tree)]
     if not link.is_symlink() or Path(os.readlink(link)) != tree / "fixtures":
         tmp = shim / f".sockcheck-{os.getpid()}"
         tmp.symlink_to(tree / "fixtures")
