@@ -75,7 +75,7 @@ def test_document_shape_and_order(tmp_path):
     doc = v.document({"seed": 1})
     assert doc["schema"] == 2 and doc["run"] == {"seed": 1}
     assert list(doc["targets"]) == ["a", "b", "idle"]
-    assert doc["targets"]["idle"] == {"transport": "tcp", "model": "other", "gate": None, "checks": {}}
+    assert doc["targets"]["idle"] == {"transport": "tcp", "model": "other", "gate": None, "observed": {}, "checks": {}}
     assert list(doc["checks"]) == [RT, BIN, UDP] and doc["checks"][RT]["level"] == "must"
     assert list(doc["targets"]["a"]["checks"]) == [RT, BIN, UDP]
     assert v.isolation == {"netns"}

@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import pytest
 
+from sockcheck.judgments.model import (EVENT_LOOP_EPOLL, EVENT_LOOP_SELECT, ONE_AT_A_TIME, POOL,
+                                       PROCESS_PER_CONNECTION, THREAD_PER_CONNECTION, Observation, claim_disagrees,
+                                       observed_model)
 from sockcheck.capture.ladder import Segment
 from sockcheck.judgments.close import (close_settled, describe_death, judge_orderly_close, judge_peer_reset,
                                        judge_warmup, reset_stage, reset_while_not_reading)
-from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_waves, judge_own_bytes, served_figures,
-                                             stolen_bytes, waves)
+from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_next_served, describe_waves,
+                                             judge_own_bytes, served_figures, stolen_bytes, waves)
 from sockcheck.judgments.half_close import describe_push, judge_half_close
 from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.judgments.nagle import data_segments, judge_nagle
-from sockcheck.judgments.process import (fds_back, judge_fd_cycle, judge_fd_growth, judge_fd_warmup, judge_shutdown,
-                                         judge_zombies, reaped, unechoed_connection)
+from sockcheck.judgments.process import (fds_back, forks_for_a_client, judge_fd_cycle, judge_fd_growth,
+                                         judge_fd_warmup, judge_shutdown, judge_zombies, reaped, serves_one_at_a_time,
+                                         unechoed_connection)
 from sockcheck.net.stream import COMPLETE, EOF_, RESET, STALLED, TIMEOUT
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, Violation, ordinal
@@ -375,3 +379,43 @@ def test_a_select_server_that_died_is_named_by_its_fortify_abort_or_its_signal()
     assert select_death(-11, "") == (
         "the server died of signal 11 (memory corruption: FD_SET on an fd >= 1024 writes past the fd_set)")
     assert select_death(1, "") == "the server died (status 1)"
+
+
+# -- the observed model, and clients never served ------------------------------------------
+
+@pytest.mark.parametrize(("seen", "model"), [
+    (Observation(served=1, processes=0, threads=0, epoll=False), ONE_AT_A_TIME),
+    (Observation(served=64, processes=64, threads=64, epoll=False), PROCESS_PER_CONNECTION),
+    (Observation(served=64, processes=40, threads=40, epoll=False), PROCESS_PER_CONNECTION),  # some already left
+    (Observation(served=64, processes=0, threads=64, epoll=False), THREAD_PER_CONNECTION),
+    (Observation(served=64, processes=0, threads=0, epoll=True, base_threads=20), EVENT_LOOP_EPOLL),  # a JVM
+    (Observation(served=64, processes=0, threads=0, epoll=False), EVENT_LOOP_SELECT),
+    (Observation(served=64, processes=0, threads=0, epoll=False, base_threads=8), POOL),
+    (Observation(served=64, processes=0, threads=4, epoll=False), POOL),
+])
+def test_the_model_is_read_off_the_tree_while_clients_are_served(seen, model):
+    assert observed_model(seen) == model
+
+
+def test_a_model_claim_is_checked_against_what_was_seen():
+    assert claim_disagrees("thread", PROCESS_PER_CONNECTION)
+    assert claim_disagrees("select", EVENT_LOOP_EPOLL)  # Python's DefaultSelector is epoll
+    assert not claim_disagrees("asyncio", EVENT_LOOP_EPOLL)
+    assert not claim_disagrees("process", PROCESS_PER_CONNECTION)
+    assert not claim_disagrees("other", ONE_AT_A_TIME)  # "other" claims nothing
+
+
+def test_clients_never_served_are_lost_and_late_ones_are_a_figure():
+    lost, stuck = describe_next_served(served=3, waiting=61, waited_before=2.0, firsts=[], within=2.0)
+    assert stuck and "61 connected client(s) got no byte back while 3 other(s) were served" in lost
+    late, stuck = describe_next_served(served=1, waiting=63, waited_before=2.0, firsts=[0.01], within=2.0)
+    assert not stuck and "the 2nd waited 2.0s" in late and "serves at most one client at once" in late
+
+
+def test_one_client_at_a_time_and_forking_are_observed():
+    assert serves_one_at_a_time(1, b"", "timeout")
+    assert not serves_one_at_a_time(1, b"", "EOF")  # closed on it: not waiting its turn
+    assert not serves_one_at_a_time(2, b"", "timeout")  # only the second client tells
+    assert forks_for_a_client(baseline_live=0, live=1, zombies=0)
+    assert forks_for_a_client(baseline_live=2, live=2, zombies=1)  # a child already gone, unreaped
+    assert not forks_for_a_client(baseline_live=1, live=1, zombies=0)

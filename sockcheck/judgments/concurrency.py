@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sockcheck.verdicts.catalogue import MUST
-from sockcheck.verdicts.findings import Inconclusive, Violation, violation
+from sockcheck.verdicts.findings import Inconclusive, Violation, ordinal, violation
 
 WAVE_GAP = 0.5  # seconds between arrivals that start a new wave (SYN retransmission waits 1 s, then 3 s ...)
 
@@ -82,3 +82,25 @@ def describe_waves(times: list[float], gap: float = WAVE_GAP) -> str:
             ends.append((index + 1, moment))
     first = f"{ends[0][0]} within {ends[0][1]:.2f}s"
     return ", ".join([first] + [f"{count} by {moment:.2f}s" for count, moment in ends[1:]])
+
+
+def describe_next_served(served: int, waiting: int, waited_before: float, firsts: list[float],
+                         within: float) -> tuple[str, bool]:
+    """What closing one served client did for the ``waiting`` ones (connected, their bytes acknowledged by
+    the server's kernel, no byte back), and whether they are stuck.
+
+    A waiting client served soon after a slot freed is a server that serves
+    at most ``served`` at once: a capacity figure.  None served is a server
+    that accepted clients and never serves them while it serves others (a
+    descriptor handed to the wrong thread, a client dropped from its list):
+    the clients' data is lost, a must-level finding.
+    """
+    if not firsts:
+        return (f"; {waiting} connected client(s) got no byte back while {served} other(s) were served, and "
+                f"closing a served client did not get a waiting one served within {within:.1f}s: the server "
+                f"never serves clients it has connected", True)
+    waited = waited_before + min(firsts)
+    closer = f"one of the {served}" if served > 1 else "the one served"
+    clients = f"{served} clients" if served > 1 else "one client"
+    return (f"; the {ordinal(served + 1)} waited {waited:.1f}s, and was served {min(firsts):.2f}s after {closer} "
+            f"closed: the server serves at most {clients} at once", False)

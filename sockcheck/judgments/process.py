@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sockcheck.net.stream import COMPLETE
+from sockcheck.net.stream import COMPLETE, TIMEOUT
 from sockcheck.verdicts.findings import Inconclusive, Violation, describe_stream, violation
 
 FD_SLACK = 2  # descriptors above the baseline that are not a leak (a runtime's lazily opened ones)
@@ -17,6 +17,18 @@ def unechoed_connection(rule: str, index: int, count: int, detail: str) -> Incon
     owner = "tcp.echo.roundtrip" if index == 0 else "tcp.concurrency.parallel"
     return Inconclusive(rule, f"connection #{index + 1} of {count}, opened while {index} were held "
                         f"open, was not echoed ({detail})", owner)
+
+
+def serves_one_at_a_time(index: int, received: bytes, end: str) -> bool:
+    """The second client, connected while the first is held, got nothing and no end, only silence: the
+    server serves one client at a time (an iterative server), which tcp.concurrency.parallel measures."""
+    return index == 1 and not received and end == TIMEOUT
+
+
+def forks_for_a_client(baseline_live: int, live: int, zombies: int) -> bool:
+    """With one client connected and echoed, the server has a child it did not have before: it forks
+    (per connection, or on demand).  A server that forks none has no child to reap."""
+    return live + zombies > baseline_live
 
 
 def reaped(live: int, zombies: int, baseline_live: int) -> bool:

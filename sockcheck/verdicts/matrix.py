@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sockcheck.judgments.model import claim_disagrees
 from sockcheck.verdicts.catalogue import CATALOGUE, TRANSPORTS
 from sockcheck.verdicts.gating import VERDICTS, BaselineDiff
 from sockcheck.verdicts.table import Verdicts
@@ -276,6 +277,22 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
 def render_problems(verdicts: Verdicts) -> list[str]:
     """The problem lines (see problem_lines)."""
     return [line for line, _ in problem_lines(verdicts)]
+
+
+def model_lines(verdicts: Verdicts) -> list[str]:
+    """``me: observed a process per connection`` for a target that declares no model, and for one whose
+    declared model disagrees with what was observed; nothing for the others."""
+    lines = []
+    for name, meta in verdicts.targets.items():
+        seen = verdicts.observed(name).get("model")
+        if seen is None:
+            continue
+        declared = meta.get("model") or "other"
+        if declared == "other":
+            lines.append(f"{name}: observed {seen}")
+        elif claim_disagrees(declared, seen):
+            lines.append(f"{name}: declared model {declared}; observed {seen}")
+    return lines
 
 
 def render_baseline(diff: BaselineDiff) -> list[str]:

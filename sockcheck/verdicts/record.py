@@ -17,7 +17,7 @@ the middle of a case still reports it ("no result for the check itself").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sockcheck.verdicts.catalogue import CATALOGUE
@@ -61,6 +61,7 @@ class Phase:
     duration: float = 0.0
     evidence: tuple[tuple[str, str], ...] = ()
     declared: bool = False  # an inconclusive judgment of a violation the manifest declares
+    facts: tuple[tuple[str, str], ...] = ()  # what the check observed of the server ("model", ...)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Verdict:
     evidence: tuple[tuple[str, str], ...] = ()
     durations: tuple[tuple[str, float], ...] = ()  # (phase, seconds)
     isolation: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()  # what the check observed of the server, pass or fail
 
     @property
     def duration(self) -> float:
@@ -97,7 +99,8 @@ class Verdict:
         return {"nodeid": self.nodeid, "check": self.check, "target": self.target, "outcome": self.outcome.value,
                 "level": self.level, "message": self.message, "gating": self.gating, "owner": self.owner,
                 "evidence": [list(section) for section in self.evidence],
-                "durations": [list(pair) for pair in self.durations], "isolation": self.isolation}
+                "durations": [list(pair) for pair in self.durations], "isolation": self.isolation,
+                "facts": [list(pair) for pair in self.facts]}
 
     @classmethod
     def from_json(cls, data: dict) -> Verdict:
@@ -105,7 +108,7 @@ class Verdict:
                    data.get("message", ""), bool(data["gating"]), data.get("owner"),
                    tuple((title, text) for title, text in data.get("evidence", ())),
                    tuple((when, float(seconds)) for when, seconds in data.get("durations", ())),
-                   data.get("isolation"))
+                   data.get("isolation"), tuple((key, value) for key, value in data.get("facts", ())))
 
 
 @dataclass(frozen=True)
@@ -139,12 +142,13 @@ def verdict_of(phases: Sequence[Phase], *, nodeid: str, check: str, target: str,
         if phase.outcome is not None and (worst is None or phase.outcome.severity > worst.outcome.severity):
             worst = phase
     durations = tuple((phase.when, phase.duration) for phase in phases)
+    facts = tuple(fact for phase in phases for fact in phase.facts)
     if worst is None:
         return Verdict(nodeid, check, target, Outcome.ERROR, _check_level(check), NO_RESULT, True,
-                       durations=durations, isolation=isolation)
+                       durations=durations, isolation=isolation, facts=facts)
     evidence = tuple((title, clip(text)) for phase in phases for title, text in phase.evidence)
     return Verdict(nodeid, check, target, worst.outcome, worst.level or _check_level(check), worst.message,
-                   any(judge.gates(phase) for phase in phases), worst.owner, evidence, durations, isolation)
+                   any(judge.gates(phase) for phase in phases), worst.owner, evidence, durations, isolation, facts)
 
 
 def clip(text: str, limit: int = EVIDENCE_LIMIT) -> str:
@@ -158,10 +162,6 @@ def clip(text: str, limit: int = EVIDENCE_LIMIT) -> str:
 def _check_level(check: str) -> str | None:
     spec = CATALOGUE.get(check)
     return spec.level if spec else None
-
-
-def with_message(verdict: Verdict, message: str, gating: bool | None = None) -> Verdict:
-    return replace(verdict, message=message, gating=verdict.gating if gating is None else gating)
 
 
 def failure_text(check: str, level: str | None, message: str, evidence: Sequence[tuple[str, str]]) -> str:

@@ -37,9 +37,18 @@ class Verdicts:
         if verdict.isolation:
             self.isolation.add(verdict.isolation)
 
+    def observed(self, target: str) -> dict[str, str]:
+        """What the checks observed of a target's server (``model``, ...), in check order."""
+        facts: dict[str, str] = {}
+        for case in sorted(self.cases.values(), key=lambda c: c.nodeid):
+            if case.target == target:
+                facts.update(case.facts)
+        return facts
+
     def by_target(self) -> dict[str, dict[str, dict]]:
         """{target: {check: {"outcome", "gating", "level", "rule", "duration", "message", "nodeids"[, "owner"]
-        [, "evidence"]}}}: the worst outcome of a check's cases; it fails the run when any of them does."""
+        [, "evidence"][, "facts"]}}}: the worst outcome of a check's cases; it fails the run when any of
+        them does."""
         table: dict[str, dict[str, dict]] = {name: {} for name in self.targets}
         for case in sorted(self.cases.values(), key=lambda c: c.nodeid):
             cell = table.setdefault(case.target, {}).get(case.check)
@@ -50,6 +59,8 @@ class Verdicts:
             cell["nodeids"].append(case.nodeid)
             cell["duration"] = round(cell["duration"] + case.duration, 3)
             cell["gating"] = cell["gating"] or case.gating
+            if case.facts:
+                cell.setdefault("facts", []).extend(list(fact) for fact in case.facts)
             if cell["outcome"] is None or SEVERITY[case.outcome] > SEVERITY[cell["outcome"]]:
                 cell.update(outcome=case.outcome.value, level=case.level, message=case.message)
                 cell.pop("owner", None)
@@ -71,7 +82,7 @@ class Verdicts:
             "checks": {check: check_json(check) for check in ran if check in CATALOGUE},
             "targets": {
                 name: {"transport": meta["transport"], "model": meta["model"], "gate": meta.get("gate"),
-                       "checks": table.get(name, {})}
+                       "observed": self.observed(name), "checks": table.get(name, {})}
                 for name, meta in self.targets.items()
             },
         }

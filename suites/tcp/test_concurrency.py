@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_waves, judge_own_bytes, served_figures,
-                                             waves)
+from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_next_served, describe_waves,
+                                             judge_own_bytes, served_figures, waves)
+from sockcheck.judgments.model import Observation, observed_model
+from sockcheck.launch.proctree import TreeCounts, tree_counts
 from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
 from sockcheck.net.stream import StreamResult, exchange, unacknowledged_bytes
-from sockcheck.verdicts.findings import ordinal, violation
+from sockcheck.verdicts.catalogue import MUST
+from sockcheck.verdicts.findings import violation
 
 PARALLEL_CLIENTS = 64
 PARALLEL_CHUNKS = 4
@@ -19,7 +22,7 @@ BURST_DEADLINE = 10.0
 
 
 @check("tcp.concurrency.parallel")
-def test_parallel(target, payloads, prompt, deadline, note):
+def test_parallel(target, payloads, prompt, deadline, note, observe):
     """Shared buffers, mixed-up descriptors or a global "current client"
     variable show up as one client receiving another's bytes.  A server that
     serves at most N clients at once (a configured limit such as tcpserver's
@@ -30,12 +33,19 @@ def test_parallel(target, payloads, prompt, deadline, note):
     the interleaving.
 
     Pass: each client receives exactly its own 1 KiB within 5 s; the figure
-    (how many were served at once, how fast) is recorded either way.  A client
-    that receives another client's bytes is a must-level finding.
+    (how many were served at once, how fast) is recorded either way, and a
+    shortfall is below the threshold when waiting clients are served as
+    others leave (an iterative server, a limit on clients at once, a full
+    accept queue).  A client that receives another client's bytes, and
+    clients the server connected and never serves while it serves others
+    (closing a served client gets none of them served), are a must-level
+    finding: their data is lost.
 
     Setup: 64 clients connect, one handshake at a time, and stay connected;
     then they send 4 chunks of 256 bytes of their own each, the chunks of all
-    clients interleaved on the wire, while reading.
+    clients interleaved on the wire, while reading.  Meanwhile the server's
+    process tree is read (processes, threads, an epoll instance): the model
+    observed, which the reports show beside the manifest's claim.
 
     Attribution: a listen backlog too small for handshakes coming one after
     another (the kernel completes them before the server accepts) is
@@ -45,6 +55,7 @@ def test_parallel(target, payloads, prompt, deadline, note):
     this check then says it cannot judge.
     """
     within = deadline(PARALLEL_DEADLINE)
+    before = tree_counts(target.processes()) if target.spec.managed else None
     opened = open_many(target.address, PARALLEL_CLIENTS, timeout=prompt, in_flight=1)
     socks = opened.socks
     try:
@@ -52,6 +63,11 @@ def test_parallel(target, payloads, prompt, deadline, note):
         expected = [b"".join(c) for c in chunks]
         results = converse(socks, chunks, idle_timeout=prompt, total_timeout=within)
         received = [r.data for r in results]
+        served = sum(1 for got, want in zip(received, expected) if got == want)
+        # The clients are still connected: the server's tree as it serves them.
+        model = model_of(before, tree_counts(target.processes()), served) if before is not None else None
+        if model is not None and served >= 2:
+            observe("model", model)
         finding = (judge_own_bytes("parallel clients", PARALLEL_CLIENTS, received, expected)
                    or accept_queue_overflowed(received, expected, opened.describe(PARALLEL_CLIENTS), opened.problem,
                                               prompt))
@@ -65,15 +81,26 @@ def test_parallel(target, payloads, prompt, deadline, note):
             note(f"{figures}; first bytes within {max(r.first_byte for r in done):.2f}s, "
                  f"all done in {max(r.finished for r in done):.2f}s")
             return
+        after, stuck = next_served(socks, results, expected, prompt)
+        if model is not None and served == 1 and after and not stuck:
+            observe("model", model)  # one served, the next served once it closed: one client at a time
+        # Clients connected and never served while others are: data loss, whatever the check's level.
         raise violation("parallel clients", f"each of {PARALLEL_CLIENTS} clients to get exactly its own bytes "
-                        f"within {within:.1f}s", figures + next_served(socks, results, expected, prompt))
+                        f"within {within:.1f}s", figures + after, level=MUST if stuck else None)
     finally:
         for sock in socks:
             sock.close()
 
 
-def next_served(socks, results: list[StreamResult], expected: list[bytes], prompt: float) -> str:
-    """After a shortfall: close one fully served client and see how soon a waiting one is served.
+def model_of(before: TreeCounts, during: TreeCounts, served: int) -> str:
+    return observed_model(Observation(served, max(0, during.processes - before.processes),
+                                      max(0, during.threads - before.threads), during.epoll or before.epoll,
+                                      before.processes, before.threads))
+
+
+def next_served(socks, results: list[StreamResult], expected: list[bytes], prompt: float) -> tuple[str, bool]:
+    """After a shortfall: close one fully served client and see how soon a waiting one is served; and
+    whether none was (clients the server accepted and never serves: a must-level finding).
 
     A server that serves N at once serves the next client as soon as a
     slot frees: that tells a concurrency limit from a server that stopped.
@@ -83,21 +110,13 @@ def next_served(socks, results: list[StreamResult], expected: list[bytes], promp
     done = [i for i, (r, want) in enumerate(zip(results, expected)) if r.data == want]
     waiting = [i for i, r in enumerate(results) if not r.data and not unacknowledged_bytes(socks[i])]
     if not done or not waiting:
-        return ""
+        return "", False
     socks[done[0]].close()
-    freed = time.monotonic()
     late = converse([socks[i] for i in waiting], [[] for _ in waiting], expect=[len(expected[i]) for i in waiting],
                     idle_timeout=prompt, total_timeout=prompt)
     firsts = [r.first_byte for r in late if r.first_byte is not None]
-    if not firsts:
-        return f"; closing a served client did not get a waiting one served within {prompt:.1f}s"
-    served = sum(1 for r in results if r.data)
-    # It sent its chunks when the conversation started, and waited all of it.
-    waited = results[waiting[0]].elapsed + min(firsts)
-    closer = f"one of the {served}" if served > 1 else "the one served"
-    clients = f"{served} clients" if served > 1 else "one client"
-    return (f"; the {ordinal(served + 1)} waited {waited:.1f}s, and was served {min(firsts):.2f}s after {closer} "
-            f"closed: the server serves at most {clients} at once")
+    return describe_next_served(sum(1 for r in results if r.data), len(waiting),
+                                results[waiting[0]].elapsed, firsts, prompt)
 
 
 @check("tcp.concurrency.idle-peer")
@@ -136,7 +155,8 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
 
     Pass: every client is echoed its own bytes within 10 s of the burst; the
     waves of handshakes and echoes are recorded either way.  A client that
-    receives another client's bytes is a must-level finding.
+    receives another client's bytes, and clients the server connected and
+    never serves while it serves others, are a must-level finding.
 
     Setup: 200 clients connect at once, before any of them sends; then each
     sends 32 bytes of its own and reads them back.  Silence ends the wait only
@@ -173,8 +193,9 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
             got += f", {opened.describe(BURST_CLIENTS)}"
         if waves(opened.times) > 1 or waves(echoed) > 1:
             figures += ": the clients beyond what the accept queue holds waited for retransmission"
+        after, stuck = next_served(socks, results, expected, prompt)
         raise violation("burst accept", f"each of {BURST_CLIENTS} clients connected at once echoed its own bytes "
-                        f"within {within:.1f}s", f"{got} ({figures})" + next_served(socks, results, expected, prompt))
+                        f"within {within:.1f}s", f"{got} ({figures}){after}", level=MUST if stuck else None)
     finally:
         for sock in socks:
             sock.close()

@@ -13,6 +13,7 @@ from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.net.holding import ConnectionHolder
 from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, exchange, read_exactly
 from sockcheck.polling import poll_until
+from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, describe_stream, ordinal, violation
 
 SELECT_CONNECTIONS = 1100
@@ -43,7 +44,9 @@ def test_select_fd(target, payloads, prompt, deadline, note):
 
     Pass: the server stays alive, every connection is either echoed or closed
     by the server promptly (none hangs), and after they are closed a new
-    client is echoed.
+    client is echoed.  A server that dies, or echoes a connection another
+    connection's bytes, has lost its clients' data: a must-level finding;
+    a limit on connections served at once is the figure.
 
     Setup: the target runs with RLIMIT_NOFILE 4096; 1100 connections are
     opened one by one, each round-trips 16 bytes of its own before the next
@@ -86,8 +89,9 @@ def test_select_fd(target, payloads, prompt, deadline, note):
             if fate.kind == REFUSED:
                 poll_until(target.exited, lambda status: status is not None, prompt)
             if target.exited() is not None:
+                # A dead server lost every client it held: not a figure under a threshold.
                 raise violation("FD_SETSIZE", f"the server alive through {SELECT_CONNECTIONS} connections",
-                                f"at {tally.progress(index)}: {_death(target)}")
+                                f"at {tally.progress(index)}: {_death(target)}", level=MUST)
             if index == 0:
                 if sock is not None:
                     sock.close()
@@ -95,7 +99,7 @@ def test_select_fd(target, payloads, prompt, deadline, note):
             if fate.kind == OTHER_BYTES:
                 sock.close()
                 raise violation("FD_SETSIZE", "each connection echoed its own 16 bytes or closed",
-                                f"{tally.progress(index)}: it {fate.detail}")
+                                f"{tally.progress(index)}: it {fate.detail}", level=MUST)
             raise violation("FD_SETSIZE", f"each of {SELECT_CONNECTIONS} connections echoed or closed within "
                             f"{prompt:.1f}s", hang_verdict(target, held, sock, piece, fate, tally, index, prompt))
     finally:
@@ -118,9 +122,10 @@ def test_select_fd(target, payloads, prompt, deadline, note):
         if data:
             raise Inconclusive("FD_SETSIZE", f"a new client's echo came back as {describe_stream(payload, data)}",
                                "tcp.echo.roundtrip")
+        died = target.exited() is not None
         raise violation("FD_SETSIZE", f"a new client echoed within {prompt:.1f}s after the {SELECT_CONNECTIONS} "
-                        f"connections closed", _death(target) if target.exited() is not None
-                        else f"{how}, the server still running")
+                        f"connections closed", _death(target) if died else f"{how}, the server still running",
+                        level=MUST if died else None)
 
 
 ECHOED = "echoed"

@@ -7,8 +7,9 @@ import socket
 import psutil
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.judgments.process import (fds_back, judge_fd_cycle, judge_fd_growth, judge_fd_warmup, judge_shutdown,
-                                         judge_zombies, reaped, unechoed_connection)
+from sockcheck.judgments.process import (fds_back, forks_for_a_client, judge_fd_cycle, judge_fd_growth,
+                                         judge_fd_warmup, judge_shutdown, judge_zombies, reaped, serves_one_at_a_time,
+                                         unechoed_connection)
 from sockcheck.launch.proctree import format_snapshot, snapshot
 from sockcheck.net.stream import exchange, read_exactly, read_until_eof, set_linger_reset
 from sockcheck.polling import poll_until
@@ -67,13 +68,13 @@ def connect_one_by_one(target, payloads, count: int, prompt: float, rule: str) -
 
     One at a time, so a server with a tiny listen backlog (busybox nc has 2)
     or a slow fork serves them all; the rules this set-up serves are about
-    disconnects and shutdown, not about simultaneous connects.  A target
-    that does not claim ``concurrent`` only has to echo the first; the rest
-    wait connected.  A connection that is not echoed is tcp.echo.roundtrip's
-    (or, once others are held, tcp.concurrency.parallel's) finding:
-    Inconclusive.
+    disconnects and shutdown, not about simultaneous connects.  A server
+    seen to serve one client at a time (the second gets nothing while the
+    first is held) only has to echo the first; the rest wait connected.  A
+    connection that is not echoed otherwise is tcp.echo.roundtrip's (or, once
+    others are held, tcp.concurrency.parallel's) finding: Inconclusive.
     """
-    concurrent = "concurrent" in target.spec.capabilities
+    one_at_a_time = False
     socks: list[socket.socket] = []
     try:
         for index in range(count):
@@ -83,7 +84,7 @@ def connect_one_by_one(target, payloads, count: int, prompt: float, rule: str) -
             payload = payloads.data(16, f"{rule}-{index}")
             try:
                 sock.connect(target.address)
-                if index and not concurrent:
+                if one_at_a_time:
                     continue
                 reply = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
             except OSError as exc:
@@ -91,6 +92,9 @@ def connect_one_by_one(target, payloads, count: int, prompt: float, rule: str) -
                 detail = f"{type(exc).__name__}: {exc}"
             else:
                 detail = f"{describe_stream(payload, reply.data)} {reply.describe_end()}".strip()
+            if reply is not None and serves_one_at_a_time(index, reply.data, reply.end):
+                one_at_a_time = True
+                continue
             if reply is None or reply.data != payload:
                 raise unechoed_connection(rule, index, count, detail)
     except BaseException:
@@ -110,9 +114,11 @@ def test_zombies(target, payloads, prompt, evidence, note):
     Rule: A forking server reaps every child, however many exit at once.
 
     Pass: after each round, promptly, every connection's child is gone and no
-    child of the server is a zombie.
+    child of the server is a zombie.  A server that forks no child for a
+    client (observed, whatever its manifest says) passes, with a note.
 
-    Setup: 32 clients connect one after another, each echoed before the next
+    Setup: a first client is connected and echoed; if the server then has a
+    child it did not have before, 32 clients connect one after another, each echoed before the next
     (so a tiny backlog does not matter), then all 32 close at the same
     instant; this is done three times, because whether signals merge depends
     on scheduling.
@@ -122,6 +128,12 @@ def test_zombies(target, payloads, prompt, evidence, note):
     others are held open); this check then says it cannot judge.
     """
     baseline_live = settled(lambda: children_by_state(target.pid)[0], prompt)
+    (first,) = connect_one_by_one(target, payloads, 1, prompt, "zombies")
+    with first:
+        forks = forks_for_a_client(baseline_live, *children_by_state(target.pid))
+    if not forks:
+        note("the server forked no child for a client (observed): no child to reap")
+        return
     for round_number in range(1, ZOMBIE_ROUNDS + 1):
         socks = connect_one_by_one(target, payloads, ZOMBIE_CLIENTS, prompt, f"zombies (round {round_number})")
         for sock in socks:  # all at once: the children exit together
@@ -234,7 +246,7 @@ def test_shutdown(target, payloads, prompt, deadline, evidence):
     target claims graceful-shutdown, the exit status is 0.
 
     Setup: 3 clients are connected one by one, each echoed (only the first for
-    a target that does not claim concurrent), so a tiny backlog does not
+    a server seen to serve one client at a time), so a tiny backlog does not
     matter; then SIGTERM goes to the main process only, as a service manager
     sends it.  Every process known at that moment counts (descendants, members
     of the target's session and process group, whatever their environment),
