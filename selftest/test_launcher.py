@@ -1,5 +1,6 @@
 """The launcher against hostile targets (selftest/targets/): launch errors, teardown, leftovers;
-and direct unit tests of BoundedLog and RunningTarget."""
+and direct unit tests of BoundedLog and RunningTarget.  (A target on a port of its own:
+selftest/test_fixed_port.py.)"""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import psutil
 import pytest
 
 from sockcheck.launch import launcher, readiness
-from sockcheck.launch.launcher import LaunchError, RunningTarget
+from sockcheck.launch import sandbox as sandbox_mod
+from sockcheck.launch.launcher import CannotExecute, LaunchError, NeverServed, RunningTarget
 from sockcheck.launch.target_log import LOG_HEAD_BYTES, LOG_TAIL_BYTES, BoundedLog
 from sockcheck.launch.manifest import TargetSpec
 from sockcheck.polling import poll_until
 from sockcheck.launch.ports import PortAllocator
 from selftest.running import (
+    ROOT,
     RUN_VARIABLE,
     SELFTEST_TARGETS,
     TOKEN_VARIABLE,
@@ -67,11 +70,47 @@ def test_never_listens_is_a_launch_error(sockcheck):
     assert "not serving" in cell["message"] and f"after {READY_TIMEOUT:.1f}s" in cell["message"]
     assert "sleeping instead of listening" in cell["message"]  # the log is quoted
     assert run.outcome("c-epoll", ROUNDTRIP) == "passed"
-    assert "ERROR at setup of test_roundtrip[never]" in run.stdout
+    assert "ERROR at setup of tcp.echo.roundtrip[never]" in run.stdout  # headed by check and target
     # The wait is the manifest's ready_timeout, not the default: timed on the case itself,
     # since the whole run's start-up and teardown grow with the machine's load.
     assert cell["duration"] < READY_TIMEOUT + 2, f"the case took {cell['duration']:.1f}s"
     assert_nothing_left(sockcheck)
+
+
+def test_never_listens_is_waited_for_once(sockcheck):
+    """A target that never listened made every one of its cases wait its whole ready_timeout and
+    repeat the same error: minutes of identical waits for a suite of checks."""
+    ready_timeout, checks = 4.0, ("tcp.echo.roundtrip", "tcp.echo.binary", "tcp.echo.large",
+                                  "tcp.half-close.eof-after-echo")
+    manifest = sockcheck.manifest(
+        target_toml("never", sockcheck.script("never_listens.py"), ready_timeout=ready_timeout))
+    suites = (ROOT / "suites" / "tcp" / "test_echo.py", ROOT / "suites" / "tcp" / "test_half_close.py")
+    run = sockcheck.run("--targets-file", str(manifest), "-k", " or ".join(checks), "-n", "0", suites=suites)
+    assert run.ret == 1, str(run)
+    first, *later = [run.cell("never", check) for check in checks]
+    assert first["outcome"] == "error" and "nor on any other port" in first["message"], first
+    assert first["duration"] >= ready_timeout * 0.9, first
+    for cell in later:
+        assert cell["outcome"] == "error", cell
+        assert cell["message"].startswith(first["message"]), cell
+        assert "found by tcp.echo.roundtrip, its first case here; not launched again" in cell["message"], cell
+        assert cell["duration"] < 1.0, cell
+    # Four cases that each waited would take 16 s; loosely bounded, for a loaded machine.
+    assert run.duration < ready_timeout * len(checks) - 2, f"the run took {run.duration:.1f}s\n{run}"
+    assert_nothing_left(sockcheck)
+
+
+def test_missing_binary_is_one_line_in_the_targets_terms(sockcheck):
+    """A one-liner naming a binary that is not there failed every check with the sandbox's words,
+    'setpriv: failed to execute ./x: No such file or directory'."""
+    run = sockcheck.run("--target", "me=./no-such-server {port}", "-k", "roundtrip or binary")
+    assert run.ret == 1, str(run)
+    for check in ("tcp.echo.roundtrip", "tcp.echo.binary"):
+        cell = run.cell("me", check)
+        assert cell["outcome"] == "error", cell
+        assert cell["message"] == (f"me: cannot execute ./no-such-server: No such file or directory "
+                                   f"(in {sockcheck.pytester.path})"), cell
+    assert "setpriv" not in run.stdout and "prlimit" not in run.stdout, str(run)
 
 
 def test_exits_at_once_quotes_status_and_log(sockcheck):
@@ -316,7 +355,8 @@ def test_running_target_never_listens(monkeypatch):
 
     monkeypatch.setattr(RunningTarget, "_serving", serving_after_log)
     began = time.monotonic()
-    with pytest.raises(LaunchError, match=r"not serving on 127\.0\.0\.1:\d+ after 0\.3s; log: .*sleeping instead"):
+    with pytest.raises(NeverServed, match=r"not serving on 127\.0\.0\.1:\d+ after 0\.3s, nor on any other port; "
+                                          r"log: .*sleeping instead"):
         running.start()
     assert time.monotonic() - max(began + 0.3, logged_at[0]) < 2.5
     running.close()
@@ -329,6 +369,81 @@ def test_running_target_exits_at_once():
     with pytest.raises(LaunchError, match=r"exited with status 3 before serving .*; log: fatal: config missing$"):
         running.start()
     running.close()
+
+
+def command_spec(*command: str, cwd=SELFTEST_TARGETS) -> TargetSpec:
+    return TargetSpec(name="me", transport="tcp", source="selftest", command=command, cwd=cwd)
+
+
+SANDBOXES = [sandbox_mod.Sandbox(sandbox_mod.OFF, "not asked"), sandbox_mod.Sandbox(sandbox_mod.LIMITS, "selftest")]
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES, ids=[s.mode for s in SANDBOXES])
+def test_running_target_cannot_execute(tmp_path, sandbox):
+    """A command that cannot be executed is one line about the command, whether it runs directly or
+    through the sandbox's prlimit and setpriv; nothing is started."""
+    (tmp_path / "plain.txt").write_text("not a program\n")
+    (tmp_path / "old.py").write_text("#!/usr/bin/no-such-python2\nprint('hi')\n")
+    (tmp_path / "old.py").chmod(0o755)
+    (tmp_path / "folder").mkdir()
+    cases = {
+        ("./missing", "{port}"): f"me: cannot execute ./missing: No such file or directory (in {tmp_path})",
+        ("no-such-server-on-path", "{port}"): "me: cannot execute no-such-server-on-path: No such file or directory "
+                                             "(not found on PATH)",
+        ("plain.txt", "{port}"): f"me: cannot execute plain.txt: No such file or directory (not found on PATH; "
+                                 f"./plain.txt would name the one in {tmp_path})",
+        ("./plain.txt", "{port}"): "me: cannot execute ./plain.txt: Permission denied (-rw-r--r--: not executable)",
+        ("./folder", "{port}"): "me: cannot execute ./folder: Permission denied (a directory)",
+        ("./old.py", "{port}"): "me: cannot execute ./old.py: bad interpreter /usr/bin/no-such-python2: "
+                                "No such file or directory",
+    }
+    for command, message in cases.items():
+        running = RunningTarget(command_spec(*command, cwd=tmp_path), "127.0.0.1", 10000, sandbox=sandbox)
+        with pytest.raises(CannotExecute) as raised:
+            running.start()
+        assert str(raised.value) == message
+        assert running.process is None and running.launches == 0
+        running.close()
+
+
+def test_wrapper_exec_failure_in_the_log():
+    """What prlimit and setpriv say when their exec fails (a folder the sandbox user cannot enter) is
+    read back as the target's own failure; a target that merely prints such a line is not."""
+    said = "setpriv: failed to execute ./srv: Permission denied\n"
+    assert readiness.wrapper_exec_failure(126, said) == ("./srv", "Permission denied")
+    assert readiness.wrapper_exec_failure(127, "prlimit: failed to execute bin/x y: No such file or directory\n") \
+        == ("bin/x y", "No such file or directory")
+    assert readiness.wrapper_exec_failure(1, said) is None  # the wrappers exit 126 or 127
+    assert readiness.wrapper_exec_failure(126, "starting\n" + said) is None  # something ran first
+
+
+@pytest.mark.parametrize("status, words", [
+    (3, "exited with status 3"), (0, "exited with status 0"), (-11, "died of SIGSEGV (signal 11)"),
+    (-6, "died of SIGABRT (signal 6)"), (-13, "died of SIGPIPE (signal 13)"), (-9, "died of SIGKILL (signal 9)"),
+    (-200, "died of signal 200"),
+])
+def test_describe_exit(status, words):
+    assert launcher.describe_exit(status) == words
+
+
+@pytest.mark.parametrize("sandbox", SANDBOXES, ids=[s.mode for s in SANDBOXES])
+def test_running_target_death_by_a_signal_is_named(sandbox):
+    """A server that crashed at start was 'exited with status -11'."""
+    crash = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    running = RunningTarget(command_spec(sys.executable, "-c", crash, "{port}"), "127.0.0.1",
+                            PortAllocator().allocate("127.0.0.1", "tcp"), sandbox=sandbox)
+    with pytest.raises(LaunchError, match=r": died of SIGSEGV \(signal 11\) before serving on 127\.0\.0\.1:\d+; "):
+        running.start()
+    running.close()
+
+
+def test_allocator_never_hands_out_an_avoided_port():
+    """A port a target chose for itself is never given as {port}: the target would serve there and
+    hide that it ignores {port}."""
+    allocator = PortAllocator()
+    first = allocator.allocate("127.0.0.1", "tcp")
+    allocator.avoid(first + 1)
+    assert first + 1 not in {allocator.allocate("127.0.0.1", "tcp") for _ in range(5)}
 
 
 def test_running_target_escaped_child_and_ignored_sigterm(monkeypatch):

@@ -8,7 +8,8 @@ import subprocess
 from sockcheck import __version__
 from sockcheck import layout
 from sockcheck.launch import sandbox as sandbox_mod
-from sockcheck.launch.launcher import RUN_ID
+from sockcheck.launch.launcher import RUN_ID, describe_exit
+from sockcheck.launch.readiness import wrapper_exec_failure
 from sockcheck.launch.manifest import TargetSpec
 
 # A compiler needs more than a server: more processes, memory and CPU, and files as large as its output.
@@ -53,11 +54,17 @@ def _build(spec: TargetSpec, timeout: float, sandbox: sandbox_mod.Sandbox) -> st
     except subprocess.TimeoutExpired:
         return f"build {command!r} in {spec.cwd} did not finish within {timeout:.0f}s"
     if result.returncode != 0:
-        lines = [l for l in result.stdout.decode(errors="replace").splitlines() if l.strip()]
+        output = result.stdout.decode(errors="replace")
+        failed_exec = wrapper_exec_failure(result.returncode, output)
+        if failed_exec and sandbox.mode != sandbox_mod.OFF:
+            program, reason = failed_exec
+            return f"build {command!r} in {spec.cwd} could not run: cannot execute {program}: {reason}"
+        lines = [l for l in output.splitlines() if l.strip()]
         hint = ""
-        if sandbox.mode == sandbox_mod.USER and "Permission denied" in result.stdout.decode(errors="replace"):
+        if sandbox.mode == sandbox_mod.USER and "Permission denied" in output:
             hint = (f" (the build runs as the sandbox user, uid {sandbox.uid}: build beforehand, make {spec.cwd} "
                     "writable by it, or set sandbox = false for this target)")
-        return (f"build {command!r} in {spec.cwd} failed with status {result.returncode}: "
-                f"{' | '.join(lines[-3:])}{hint}")
+        # A compiler killed by a signal (the memory limit's SIGKILL, a SIGSEGV) says which.
+        ended = f"failed with status {result.returncode}" if result.returncode > 0 else describe_exit(result.returncode)
+        return f"build {command!r} in {spec.cwd} {ended}: {' | '.join(lines[-3:])}{hint}"
     return None
