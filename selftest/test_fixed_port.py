@@ -60,6 +60,7 @@ def test_hard_coded_port_is_found_and_checked_there(sockcheck):
         assert note_for(FIXED_PORT) in cell["message"] and "checked there" in cell["message"], f"{check}: {cell}"
         assert cell["message"].count("listens on") == 1, f"{check}: one note, not several: {cell}"
     assert "not serving" not in run.stdout
+    assert run.doc["targets"]["me"]["observed"]["port"] == f"127.0.0.1:{FIXED_PORT}, whatever {{port}} says"
     assert_nothing_left(sockcheck)
 
 
