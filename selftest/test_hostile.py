@@ -61,8 +61,6 @@ HOSTILE = [
     Hostile("never-listens", "never_listens.py", ROUNDTRIP, "error",
             ("not serving on 127.0.0.1:", "after 1.0s", "sleeping instead of listening"), 20,
             {"ready_timeout": 2.0}),
-    Hostile("listens-elsewhere", "listens_elsewhere.py", ROUNDTRIP, "error",
-            ("not serving on 127.0.0.1:", "(asked for "), 20, {"ready_timeout": 2.0}),
     Hostile("floods-output", "floods_output.py", ROUNDTRIP, "error",
             ("exited with status 1 before serving", f"flood done: {FLOOD_MIB << 20} bytes"), 60,
             {"ready_timeout": 120.0, "env": {"SELFTEST_FLOOD_MIB": str(FLOOD_MIB)}}),
