@@ -251,5 +251,5 @@ def test_a_capacity_checks_must_level_finding_is_must_everywhere():
 def test_a_verdict_travels_as_plain_values():
     """Between an xdist worker and the controller the record is JSON-able values, and comes back equal."""
     verdict = case("t.py::r[me]", "me", RT, (None, ""), ("failed", "echo: expected a; got b"),
-                   evidence=(("target log: me", "\x1b[2J"),), owner=None)
+                   evidence=(("target log: me", "\x1b[2J"),), owner=None, hint="write back exactly what came")
     assert verdict.__class__.from_json(json.loads(json.dumps(verdict.as_json()))) == verdict

@@ -1,9 +1,10 @@
 """The UDP checks' judgments (sockcheck/judgments/udp.py) as pure functions of plain values, tested on
 synthetic data (no sockets): what counts as a merged, split or cut datagram, a lost or altered one, whose
-replies reached whom, and the verdict each check raises from that."""
+replies reached whom, and the verdict each check raises from that, with the cause it names."""
 
 from __future__ import annotations
 
+from sockcheck.judgments import causes
 from sockcheck.judgments.udp import (as_concatenation, boundaries_finding, judge_boundaries, judge_burst,
                                      judge_reply_to_sender, sizes, sort_replies, tally_burst)
 from sockcheck.verdicts.catalogue import MUST
@@ -52,6 +53,9 @@ def test_boundaries_finding_names_the_wrong_replies_then_attributes_silence_and_
         "datagram boundaries: expected each of 360 datagrams (1, 700 and 1400 bytes, back-to-back in 120 groups) "
         "back as one datagram of its own size and bytes; got 3 of 359 replies were not: "
         "2x 701 = 1+700 (merged); 1024 (part of a 1400-byte datagram)")
+    assert merged.cause == causes.MERGED  # two merged against one cut
+    cut = boundaries_finding(["1024 (part of a 1400-byte datagram)"], 0, 360, 360, 120, group)
+    assert cut.cause == causes.TRUNCATED
     silent = boundaries_finding([], 360, 360, 0, 120, group)
     assert isinstance(silent, Inconclusive) and silent.owner == "udp.echo.roundtrip"
     lossy = boundaries_finding([], 181, 360, 179, 120, group)
@@ -70,7 +74,8 @@ def test_burst_verdict_counts_loss_against_the_threshold_and_corruption_as_must(
     assert str(stopped).endswith("got 10 of 50 lost (20.0%) (stopped sending after 50)")
     altered = judge_burst(tally_burst(sent, [*sent[:99], b"\xff" * 512]), replies=100, size=512, count=100,
                           allowed_loss=5)
-    assert isinstance(altered, Violation) and altered.level == MUST
+    assert isinstance(altered, Violation) and altered.level == MUST and altered.cause == causes.ALTERED
+    assert lossy.cause is None  # loss: the check's default hint
     assert str(altered) == ("udp burst: expected every returned datagram intact; "
                             "got 1 altered and 0 duplicated of 100 returned")
     twice = judge_burst(tally_burst(sent, [*sent, sent[0]]), replies=101, size=512, count=100, allowed_loss=5)
@@ -94,3 +99,12 @@ def test_reply_to_sender_fails_on_a_foreign_or_a_missing_datagram():
 
 def test_sizes_are_said_as_a_list():
     assert sizes([b"x", b"y" * 700]) == "[1, 700]" and sizes([]) == "no datagram"
+
+
+def test_what_came_back_of_one_datagram_names_its_cause():
+    sent = bytes(range(1, 65)) * 1000
+    assert causes.datagram_cause(sent, [sent]) is None
+    assert causes.datagram_cause(sent, []) == causes.NO_REPLY
+    assert causes.datagram_cause(sent, [sent[:1024]]) == causes.TRUNCATED
+    assert causes.datagram_cause(sent, [sent + sent]) == causes.MERGED
+    assert causes.datagram_cause(sent, [sent[::-1]]) == causes.ALTERED

@@ -1,6 +1,6 @@
 """The TCP checks' judgments (sockcheck/judgments/) as pure functions of plain values, tested on synthetic
 data (no sockets, no targets): for each, the passing shape and every failing one, with the words the
-verdict says."""
+verdict says and the cause it names (which picks the fix hint)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from sockcheck.judgments.model import (EVENT_LOOP_EPOLL, EVENT_LOOP_SELECT, ONE_
                                        PROCESS_PER_CONNECTION, THREAD_PER_CONNECTION, Observation, claim_disagrees,
                                        observed_model)
 from sockcheck.capture.ladder import Segment
+from sockcheck.judgments import causes
 from sockcheck.judgments.close import (close_settled, describe_death, judge_orderly_close, judge_peer_reset,
                                        judge_warmup, reset_stage, reset_while_not_reading)
-from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_next_served, describe_waves,
-                                             judge_own_bytes, served_figures, stolen_bytes, waves)
+from sockcheck.judgments.concurrency import (accept_queue_overflowed, burst_cause, describe_next_served,
+                                             describe_waves, judge_own_bytes, served_figures, shortfall_cause,
+                                             stolen_bytes, waves)
 from sockcheck.judgments.half_close import describe_push, judge_half_close
 from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.judgments.nagle import data_segments, judge_nagle
@@ -40,10 +42,12 @@ SERVER_FIN = seg(False, "FA", 33, 34)
 LAST_ACK = seg(True, "A", 34, 34)
 
 
-def expect_violation(finding, text: str, level: str | None = None) -> None:
+def expect_violation(finding, text: str, level: str | None = None, cause: str | None = "any") -> None:
     assert isinstance(finding, Violation), finding
     assert str(finding) == text
     assert finding.level == level
+    if cause != "any":
+        assert finding.cause == cause
 
 
 def expect_inconclusive(finding, text: str, owner: str) -> None:
@@ -58,17 +62,18 @@ def test_half_close_passes_all_bytes_then_eof():
     assert judge_half_close("half-close", PAYLOAD, PAYLOAD, EOF_, "65535 bytes then EOF within 2.0s") is None
 
 
-@pytest.mark.parametrize(("received", "end", "got"), [
-    (PAYLOAD[:40960], EOF_, "40960 of 65535 bytes (a correct prefix, the rest missing) then EOF"),
-    (PAYLOAD, RESET, "65535 identical bytes then RST"),
-    (PAYLOAD, TIMEOUT, "65535 identical bytes then nothing (timed out)"),
+@pytest.mark.parametrize(("received", "end", "got", "cause"), [
+    (PAYLOAD[:40960], EOF_, "40960 of 65535 bytes (a correct prefix, the rest missing) then EOF", causes.CLOSED_EARLY),
+    (PAYLOAD, RESET, "65535 identical bytes then RST", causes.RESET_AFTER_ECHO),
+    (PAYLOAD, TIMEOUT, "65535 identical bytes then nothing (timed out)", causes.NO_EOF),
     (PAYLOAD[:100] + b"\0" + PAYLOAD[101:], EOF_,
-     "65535 bytes (expected 65535), first difference at offset 100 then EOF"),
-    (PAYLOAD + b"more", EOF_, "65539 bytes (expected 65535), first difference at offset 65535 then EOF"),
+     "65535 bytes (expected 65535), first difference at offset 100 then EOF", causes.ALTERED),
+    (PAYLOAD + b"more", EOF_, "65539 bytes (expected 65535), first difference at offset 65535 then EOF",
+     causes.EXTRA_BYTES),
 ], ids=["cut-then-eof", "all-then-reset", "all-then-silence", "altered", "longer"])
-def test_half_close_fails_each_other_ending(received, end, got):
+def test_half_close_fails_each_other_ending(received, end, got, cause):
     finding = judge_half_close("half-close", PAYLOAD, received, end, "65535 bytes then EOF within 2.0s")
-    expect_violation(finding, f"half-close: expected 65535 bytes then EOF within 2.0s; got {got}")
+    expect_violation(finding, f"half-close: expected 65535 bytes then EOF within 2.0s; got {got}", cause=cause)
 
 
 def test_half_close_words_how_far_the_push_got():
@@ -97,15 +102,17 @@ def test_orderly_close_fails_a_reset_from_either_side_even_after_a_fin():
     server_rst = HANDSHAKE + EXCHANGE + CLIENT_FIN + [seg(False, "RA", 33, 34)]
     expect_violation(judge_orderly_close(server_rst, 2.0),
                      "close: expected FIN from the server and no RST; "
-                     "got RST from the server ([RA] seq=33 ack=34 len=0)")
+                     "got RST from the server ([RA] seq=33 ack=34 len=0)", cause=causes.SERVER_RST)
     client_rst = HANDSHAKE + EXCHANGE + CLIENT_FIN + [SERVER_FIN, seg(True, "R", 34, 0)]
     expect_violation(judge_orderly_close(client_rst, 2.0),
-                     "close: expected FIN from the server and no RST; got RST from the client ([R] seq=34 ack=0 len=0)")
+                     "close: expected FIN from the server and no RST; got RST from the client ([R] seq=34 ack=0 len=0)",
+                     cause=causes.CLIENT_RST)
 
 
 def test_orderly_close_fails_a_server_that_never_sends_fin():
     expect_violation(judge_orderly_close(HANDSHAKE + EXCHANGE + CLIENT_FIN, 2.0),
-                     "close: expected FIN from the server within 2.0s of the client's close; got no FIN")
+                     "close: expected FIN from the server within 2.0s of the client's close; got no FIN",
+                     cause=causes.NO_FIN)
 
 
 # tcp.close.peer-reset
@@ -152,14 +159,17 @@ def test_peer_reset_fails_a_refused_connect_first():
     finding = judge_peer_reset(STAGE, b"n" * 32, b"", RESET, refused=True, exited=True,
                                death="the server died of SIGPIPE", within=2.0)
     expect_violation(finding, f"peer reset: expected the server to keep serving {STAGE}; "
-                              "got connection refused: the server died of SIGPIPE")
+                              "got connection refused: the server died of SIGPIPE", cause=None)  # no status given
 
 
 def test_peer_reset_fails_a_server_that_exited():
     finding = judge_peer_reset(STAGE, b"n" * 32, b"n" * 32, COMPLETE, refused=False, exited=True,
                                death="the server exited with status 1", within=2.0)
     expect_violation(finding, f"peer reset: expected the server still running {STAGE}; "
-                              "got the server exited with status 1")
+                              "got the server exited with status 1", cause=None)
+    with_status = judge_peer_reset(STAGE, b"n" * 32, b"n" * 32, COMPLETE, refused=False, exited=True,
+                                   death="the server exited with status 1", within=2.0, status=1)
+    assert with_status.cause == causes.EXIT_ON_ERROR  # exit() on the error instead of closing that client
 
 
 @pytest.mark.parametrize(("received", "end", "got"), [
@@ -300,19 +310,21 @@ def test_shutdown_passes_a_tree_gone():
 def test_shutdown_fails_a_server_still_running():
     expect_violation(judge_shutdown(None, False, [41, 42], within=3.0, graceful=False),
                      "shutdown: expected the whole process tree gone within 3s of SIGTERM; "
-                     "got the server still running (2 process(es))")
+                     "got the server still running (2 process(es))", cause=causes.IGNORES_SIGTERM)
 
 
 def test_shutdown_fails_orphaned_children():
     expect_violation(judge_shutdown(0, False, [43, 44, 45], within=3.0, graceful=False),
                      "shutdown: expected the whole process tree gone within 3s of SIGTERM; "
-                     "got the server exited with status 0 but 3 orphaned child(ren) still run (pid 43, 44, 45)")
+                     "got the server exited with status 0 but 3 orphaned child(ren) still run (pid 43, 44, 45)",
+                     cause=causes.ORPHANS)
 
 
 @pytest.mark.parametrize("status", [1, -15])
 def test_shutdown_fails_a_claimed_graceful_exit_that_is_not(status):
     expect_violation(judge_shutdown(status, True, [], within=3.0, graceful=True),
-                     f"shutdown: expected exit status 0 (the target claims graceful-shutdown); got status {status}")
+                     f"shutdown: expected exit status 0 (the target claims graceful-shutdown); got status {status}",
+                     cause=causes.EXIT_STATUS)
 
 
 # tcp.concurrency.*
@@ -347,7 +359,11 @@ def test_another_clients_bytes_are_a_must_level_finding():
     assert judge_own_bytes("parallel clients", 64, [e[:5] for e in expected], expected) is None
     expect_violation(judge_own_bytes("burst accept", 200, [expected[1], b"", b""], expected),
                      "burst accept: expected each of 200 clients to get exactly its own bytes; "
-                     "got client #1 got 32 bytes that are not its own: bytes of client #2", level=MUST)
+                     "got client #1 got 32 bytes that are not its own: bytes of client #2", level=MUST,
+                     cause=causes.CROSSED)
+    # Bytes of nobody's: what the server did to the client's own (a newline added), not a crossed descriptor.
+    added = judge_own_bytes("parallel clients", 64, [expected[0] + b"\n", b"", b""], expected)
+    assert added.level == MUST and added.cause == causes.EXTRA_BYTES
 
 
 def test_an_overflowed_accept_queue_is_the_burst_checks_finding():
@@ -408,8 +424,15 @@ def test_a_model_claim_is_checked_against_what_was_seen():
 def test_clients_never_served_are_lost_and_late_ones_are_a_figure():
     lost, stuck = describe_next_served(served=3, waiting=61, waited_before=2.0, firsts=[], within=2.0)
     assert stuck and "61 connected client(s) got no byte back while 3 other(s) were served" in lost
+    assert shortfall_cause(3, stuck) == causes.NEVER_SERVED  # the fd handed by pointer, not by value
     late, stuck = describe_next_served(served=1, waiting=63, waited_before=2.0, firsts=[0.01], within=2.0)
     assert not stuck and "the 2nd waited 2.0s" in late and "serves at most one client at once" in late
+    assert shortfall_cause(1, stuck) == causes.ONE_AT_A_TIME and shortfall_cause(40, False) == causes.LIMIT
+    assert burst_cause(40, False, retransmitted=True) == causes.BACKLOG
+    assert burst_cause(40, True, retransmitted=True) == causes.NEVER_SERVED
+    # Clients cut short, part of their bytes and then nothing: a read that does not drain the socket.
+    assert shortfall_cause(64, False, partly=3) == causes.STALLED
+    assert burst_cause(64, False, retransmitted=True, partly=3) == causes.STALLED
 
 
 def test_one_client_at_a_time_and_forking_are_observed():

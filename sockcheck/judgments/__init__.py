@@ -6,9 +6,12 @@ values: the bytes expected and received, how reading ended (``EOF``,
 ``RST``, ``timeout``, ``complete``), captured segments, counts.  The
 judgment returns the finding (a ``Violation`` or an ``Inconclusive``
 from sockcheck.verdicts.findings, which the check raises) or None, or a
-plain value the check words its verdict with.  selftest/ tests every
-one of them on synthetic data.
+plain value the check words its verdict with.  Where the evidence tells
+the usual cause apart (a death by SIGPIPE, zombies fewer than the
+clients), the Violation names it, and the catalogue gives the fix hint for
+that cause (causes.py).  selftest/ tests every one of them on synthetic
+data.
 
 One module per check family: half_close, close, nagle, process,
-concurrency, limits (tcp.*) and udp (udp.*).
+concurrency, limits (tcp.*) and udp (udp.*); causes.py names the causes.
 """

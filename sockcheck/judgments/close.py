@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
+from sockcheck.judgments.causes import (CLIENT_RST, CRASH, EXIT_ON_ERROR, NO_FIN, SERVER_RST, SIGPIPE, STOPPED_SERVING,
+                                        names_causes)
 from sockcheck.net.stream import COMPLETE, describe_end
 from sockcheck.verdicts.findings import Inconclusive, Violation, describe_stream, violation
 
@@ -24,14 +26,22 @@ def close_settled(segments: list[Segment]) -> bool:
     return bool(fins) and any(s.from_client and s.ack >= fins[-1].seq + 1 and "A" in s.flags for s in segments)
 
 
+@names_causes(SERVER_RST, CLIENT_RST, NO_FIN)
 def judge_orderly_close(segments: list[Segment], within: float) -> Violation | None:
-    """After the client's close: a FIN from the server, and no RST from either side."""
+    """After the client's close: a FIN from the server, and no RST from either side.
+
+    A RST from the server is an abortive close (SO_LINGER {1, 0}, or unread
+    input at close()); one from the client answers data the server sent
+    after the client had closed.
+    """
     resets = [s for s in segments if "R" in s.flags]
     if resets:
         who = "client" if resets[0].from_client else "server"
-        return violation("close", "FIN from the server and no RST", f"RST from the {who} ({resets[0].describe()})")
+        return violation("close", "FIN from the server and no RST", f"RST from the {who} ({resets[0].describe()})",
+                         cause=CLIENT_RST if resets[0].from_client else SERVER_RST)
     if not _server_fins(segments):
-        return violation("close", f"FIN from the server within {within:.1f}s of the client's close", "no FIN")
+        return violation("close", f"FIN from the server within {within:.1f}s of the client's close", "no FIN",
+                         cause=NO_FIN)
     return None
 
 
@@ -69,19 +79,33 @@ def describe_death(status: int | None, waited: float) -> str:
     return f"the server exited with status {status}"
 
 
+@names_causes(SIGPIPE, EXIT_ON_ERROR, CRASH)
+def death_cause(status: int | None) -> str | None:
+    """The cause a server's end names: SIGPIPE's default action, an exit() on the error, another signal."""
+    if status is None:
+        return None
+    if status == -signal.SIGPIPE:
+        return SIGPIPE
+    return CRASH if status < 0 else EXIT_ON_ERROR
+
+
+@names_causes(SIGPIPE, EXIT_ON_ERROR, CRASH, STOPPED_SERVING)
 def judge_peer_reset(stage: str, sent: bytes, received: bytes, end: str, *, refused: bool, exited: bool,
-                     death: str, within: float) -> Violation | None:
+                     death: str, within: float, status: int | None = None) -> Violation | None:
     """After a peer's reset (``stage`` says which): the server still runs and echoes a new client.
 
     ``refused``: the new client's connect was refused; ``exited``: the
-    server's process has ended; ``death`` says how (describe_death);
-    ``sent``/``received``/``end``: the new client's round trip.
+    server's process has ended; ``death`` says how (describe_death), from
+    ``status`` (negative: the signal; None: not known), which also names
+    the cause; ``sent``/``received``/``end``: the new client's round trip.
     """
     if refused:
-        return violation("peer reset", f"the server to keep serving {stage}", f"connection refused: {death}")
+        return violation("peer reset", f"the server to keep serving {stage}", f"connection refused: {death}",
+                         cause=death_cause(status))
     if exited:
-        return violation("peer reset", f"the server still running {stage}", death)
+        return violation("peer reset", f"the server still running {stage}", death, cause=death_cause(status))
     if received != sent:
         return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}",
-                         f"{len(received)} bytes {describe_end(end)}".strip())
+                         f"{len(received)} bytes {describe_end(end)}".strip(),
+                         cause=None if received else STOPPED_SERVING)
     return None

@@ -2,32 +2,48 @@
 
 from __future__ import annotations
 
+from sockcheck.judgments.causes import (BACKLOG, CROSSED, LIMIT, NEVER_SERVED, ONE_AT_A_TIME, STALLED, names_causes,
+                                        stream_cause)
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, Violation, ordinal, violation
 
 WAVE_GAP = 0.5  # seconds between arrivals that start a new wave (SYN retransmission waits 1 s, then 3 s ...)
 
 
-def stolen_bytes(received: list[bytes], expected: list[bytes]) -> str | None:
-    """The first client that got bytes other than its own, said with whose bytes they were; None if none did."""
+def _first_not_own(received: list[bytes], expected: list[bytes]) -> tuple[int, list[int]] | None:
+    """(the first client that got bytes other than its own, the clients whose bytes they hold); None if none did."""
     for index, (got, want) in enumerate(zip(received, expected)):
         if got and got != want[:len(got)]:
-            owners = [j for j, other in enumerate(expected) if j != index and other and other[:16] in got]
-            whose = f": bytes of client #{owners[0] + 1}" if owners else ""
-            return f"client #{index + 1} got {len(got)} bytes that are not its own{whose}"
+            return index, [j for j, other in enumerate(expected) if j != index and other and other[:16] in got]
     return None
 
 
+def stolen_bytes(received: list[bytes], expected: list[bytes]) -> str | None:
+    """The first client that got bytes other than its own, said with whose bytes they were; None if none did."""
+    found = _first_not_own(received, expected)
+    if found is None:
+        return None
+    index, owners = found
+    whose = f": bytes of client #{owners[0] + 1}" if owners else ""
+    return f"client #{index + 1} got {len(received[index])} bytes that are not its own{whose}"
+
+
+@names_causes(CROSSED, stream_cause)
 def judge_own_bytes(rule: str, clients: int, received: list[bytes], expected: list[bytes]) -> Violation | None:
     """Every client's bytes are its own (a prefix of what it sent).
 
     Another client's bytes are corruption, not a shortfall: the finding is
-    must-level whatever the check's own level.
+    must-level whatever the check's own level.  Bytes of another client
+    name the cause (a descriptor or a buffer shared between clients); bytes
+    of nobody's are what the server did to the client's own.
     """
-    stolen = stolen_bytes(received, expected)
-    if stolen is None:
+    found = _first_not_own(received, expected)
+    if found is None:
         return None
-    return violation(rule, f"each of {clients} clients to get exactly its own bytes", stolen, level=MUST)
+    index, owners = found
+    cause = CROSSED if owners else stream_cause(expected[index], received[index], "")
+    return violation(rule, f"each of {clients} clients to get exactly its own bytes",
+                     stolen_bytes(received, expected), level=MUST, cause=cause)
 
 
 def served_figures(received: list[bytes], expected: list[bytes], total: int, within: float) -> str:
@@ -59,6 +75,37 @@ def accept_queue_overflowed(received: list[bytes], expected: list[bytes], connec
         return None
     return Inconclusive("parallel clients", f"{connected}, one handshake at a time, within {within:.1f}s, and all "
                         "of those were served: the server's accept queue overflowed", "tcp.concurrency.burst-accept")
+
+
+@names_causes(ONE_AT_A_TIME, LIMIT)
+def served_at_once_cause(served: int) -> str:
+    """A server seen to serve ``served`` clients at a time: one (iterative), or a fixed number (a limit)."""
+    return ONE_AT_A_TIME if served <= 1 else LIMIT
+
+
+@names_causes(NEVER_SERVED, STALLED, served_at_once_cause)
+def shortfall_cause(served: int, stuck: bool, partly: int = 0) -> str:
+    """Why clients connected at once were not all served: some never are while others are (``stuck``, a
+    descriptor handed over by pointer or a client dropped from the set), ``partly`` clients got part of
+    their bytes and then nothing (a read that does not drain the socket), or the server serves ``served``
+    at a time."""
+    if stuck:
+        return NEVER_SERVED
+    return STALLED if partly else served_at_once_cause(served)
+
+
+@names_causes(BACKLOG, shortfall_cause)
+def burst_cause(served: int, stuck: bool, retransmitted: bool, partly: int = 0) -> str:
+    """shortfall_cause(), or, when the handshakes or echoes came in waves (``retransmitted``) and none is
+    stuck or cut short, a listen backlog the burst overflowed."""
+    if retransmitted and not stuck and not partly:
+        return BACKLOG
+    return shortfall_cause(served, stuck, partly)
+
+
+def partly_served(received: list[bytes], expected: list[bytes]) -> int:
+    """How many clients got some of their bytes back but not all."""
+    return sum(1 for got, want in zip(received, expected) if got and got != want)
 
 
 def waves(times: list[float], gap: float = WAVE_GAP) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sockcheck.judgments.causes import (CHILDREN_LINGER, EXIT_STATUS, IGNORES_SIGTERM, NEVER_REAPED, NOT_CLOSED_ON_EOF,
+                                        NOT_CLOSED_ON_RESET, ONE_PER_SIGNAL, ORPHANS, names_causes, stream_cause)
 from sockcheck.net.stream import COMPLETE, TIMEOUT
 from sockcheck.verdicts.findings import Inconclusive, Violation, describe_stream, violation
 
@@ -36,16 +38,25 @@ def reaped(live: int, zombies: int, baseline_live: int) -> bool:
     return live <= baseline_live and zombies == 0
 
 
+@names_causes(ONE_PER_SIGNAL, NEVER_REAPED, CHILDREN_LINGER)
 def judge_zombies(live: int, zombies: int, baseline_live: int, *, clients: int, round_number: int,
                   within: float) -> Violation | None:
-    """After ``clients`` disconnected together: every connection's child gone, none left a zombie."""
+    """After ``clients`` disconnected together: every connection's child gone, none left a zombie.
+
+    Zombies, but fewer than the clients that left, are a SIGCHLD handler
+    that reaps one child per signal (signals merge); as many as the clients
+    or more, a server that never reaps; no zombie but live children, children
+    that outlive their clients.
+    """
     if reaped(live, zombies, baseline_live):
         return None
+    cause = CHILDREN_LINGER if not zombies else ONE_PER_SIGNAL if zombies < clients else NEVER_REAPED
     return violation("zombies", f"no zombie children {within:.1f}s after {clients} clients disconnected together",
                      f"{zombies} zombie(s) and {live} live child(ren) after round {round_number} "
-                     f"(baseline {baseline_live})")
+                     f"(baseline {baseline_live})", cause=cause)
 
 
+@names_causes(stream_cause)
 def judge_fd_cycle(cycle: int, sent: bytes, received: bytes, end: str) -> Violation | Inconclusive | None:
     """Cycle ``cycle`` (from 0) of connect/echo/close must be echoed.
 
@@ -61,7 +72,8 @@ def judge_fd_cycle(cycle: int, sent: bytes, received: bytes, end: str) -> Violat
         return Inconclusive("fd leak", f"cycle {cycle + 1} was turned away ({end}) after {cycle} cycles "
                             "were served", "tcp.limits.select-fd")
     return violation("fd leak", f"cycle {cycle + 1} echoed",
-                     f"{len(received)} bytes" + ("" if end == COMPLETE else f" then {end}"))
+                     f"{len(received)} bytes" + ("" if end == COMPLETE else f" then {end}"),
+                     cause=stream_cause(sent, received, end))
 
 
 def judge_fd_warmup(sent: bytes, received: bytes) -> Inconclusive | None:
@@ -77,22 +89,27 @@ def fds_back(count: int, baseline: int, slack: int = FD_SLACK) -> bool:
     return count <= baseline + slack
 
 
+@names_causes(NOT_CLOSED_ON_EOF, NOT_CLOSED_ON_RESET)
 def judge_fd_growth(baseline: int, first: int, again: int, *, cycles: int, slack: int = FD_SLACK,
                     eof_missing: int = 0) -> Violation | None:
     """Descriptors still above the baseline after ``cycles`` cycles: a cache stops growing, a leak does not.
 
     ``first`` is the count after the first batch, ``again`` after a second
     batch of as many cycles; ``eof_missing`` counts half-closed
-    connections that got no EOF (a hint at where the leak is).
+    connections that got no EOF: where the leak is.  A server that closes
+    the half-closed ones (they got EOF) and still leaks forgets the
+    connections that end with a reset, the third kind of cycle.
     """
     if fds_back(again, first, slack):
         return None
     extra = "; a half-closed connection got no EOF" if eof_missing else ""
     return violation("fd leak", f"at most {baseline + slack} open fds (baseline {baseline} + {slack}) after "
                      f"{cycles} cycles, or no growth in {cycles} more",
-                     f"{first} after {cycles} ({first - baseline} more), {again} after {2 * cycles}{extra}")
+                     f"{first} after {cycles} ({first - baseline} more), {again} after {2 * cycles}{extra}",
+                     cause=NOT_CLOSED_ON_EOF if eof_missing else NOT_CLOSED_ON_RESET)
 
 
+@names_causes(IGNORES_SIGTERM, ORPHANS, EXIT_STATUS)
 def judge_shutdown(status: int | None, gone: bool, survivors: list[int], *, within: float,
                    graceful: bool) -> Violation | None:
     """After SIGTERM to the main process: the whole tree gone within ``within`` seconds.
@@ -108,7 +125,9 @@ def judge_shutdown(status: int | None, gone: bool, survivors: list[int], *, with
         else:
             actual = (f"the server exited with status {status} but {len(survivors)} orphaned child(ren) still run "
                       f"(pid {', '.join(str(pid) for pid in survivors)})")
-        return violation("shutdown", f"the whole process tree gone within {within:.0f}s of SIGTERM", actual)
+        return violation("shutdown", f"the whole process tree gone within {within:.0f}s of SIGTERM", actual,
+                         cause=IGNORES_SIGTERM if status is None else ORPHANS)
     if graceful and status != 0:
-        return violation("shutdown", "exit status 0 (the target claims graceful-shutdown)", f"status {status}")
+        return violation("shutdown", "exit status 0 (the target claims graceful-shutdown)", f"status {status}",
+                         cause=EXIT_STATUS)
     return None

@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from sockcheck.judgments.causes import ALTERED, MERGED, TRUNCATED, names_causes
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, Violation, violation
+
+# How describe_reply() words a merged reply and a cut one; boundaries_finding() names the cause from them.
+MERGED_MARK = "(merged)"
+PART_MARK = "(part of a"
 
 
 def sizes(datagrams: list[bytes]) -> str:
@@ -41,10 +46,10 @@ def describe_reply(datagram: bytes, sent: list[bytes]) -> str:
     """What a reply that is not one of the sent datagrams is made of, for the failure message."""
     parts = as_concatenation(datagram, sent)
     if parts is not None:
-        return f"{len(datagram)} = " + "+".join(str(len(p)) for p in parts) + " (merged)"
+        return f"{len(datagram)} = " + "+".join(str(len(p)) for p in parts) + f" {MERGED_MARK}"
     whole = [s for s in sent if datagram in s and len(s) > len(datagram)]
     if whole:
-        return f"{len(datagram)} (part of a {len(whole[0])}-byte datagram)"
+        return f"{len(datagram)} {PART_MARK} {len(whole[0])}-byte datagram)"
     return f"{len(datagram)} (bytes that were never sent as one datagram)"
 
 
@@ -70,6 +75,7 @@ def judge_boundaries(sent: list[bytes], got: list[bytes]) -> tuple[list[str], in
     return wrong, lost
 
 
+@names_causes(MERGED, TRUNCATED)
 def boundaries_finding(wrong: list[str], lost: int, sent: int, replies: int, groups: int,
                        group_sizes: tuple[int, ...]) -> Violation | Inconclusive | None:
     """The verdict of udp.datagram.boundaries from judge_boundaries()'s result.
@@ -81,10 +87,13 @@ def boundaries_finding(wrong: list[str], lost: int, sent: int, replies: int, gro
     if wrong:
         shown = "; ".join(f"{n}x {d}" if n > 1 else d for d, n in Counter(wrong).most_common(4))
         said = ", ".join(str(s) for s in group_sizes[:-1]) + f" and {group_sizes[-1]}"
+        # The cause the replies show most: merged datagrams, or ones cut by a small receive buffer.
+        merged, cut = (sum(mark in d for d in wrong) for mark in (MERGED_MARK, PART_MARK))
         return violation("datagram boundaries",
                          f"each of {sent} datagrams ({said} bytes, back-to-back in {groups} groups) "
                          "back as one datagram of its own size and bytes",
-                         f"{len(wrong)} of {replies} replies were not: {shown}")
+                         f"{len(wrong)} of {replies} replies were not: {shown}",
+                         cause=(MERGED if merged >= cut else TRUNCATED) if merged or cut else None)
     if not replies:
         return Inconclusive("datagram boundaries", "no datagram came back", "udp.echo.roundtrip")
     if lost > sent // 2:
@@ -122,6 +131,7 @@ def tally_burst(sent: list[bytes], got: list[bytes]) -> BurstTally:
                       reshaped=[len(g) for g in others if len(g) not in lengths])
 
 
+@names_causes(ALTERED)
 def judge_burst(tally: BurstTally, *, replies: int, size: int, count: int,
                 allowed_loss: int) -> Violation | Inconclusive | None:
     """udp.burst's verdict: of ``count`` datagrams of ``size`` bytes (``tally.sent`` of them sent), at most
@@ -137,7 +147,8 @@ def judge_burst(tally: BurstTally, *, replies: int, size: int, count: int,
                             "so what was lost cannot be counted", "udp.datagram.boundaries")
     if tally.altered or tally.duplicates:
         return violation("udp burst", "every returned datagram intact",
-                         f"{tally.altered} altered and {tally.duplicates} duplicated of {replies} returned", level=MUST)
+                         f"{tally.altered} altered and {tally.duplicates} duplicated of {replies} returned", level=MUST,
+                         cause=ALTERED)
     if tally.lost > allowed_loss:
         return violation("udp burst", f"at most {allowed_loss} of {count} datagrams lost",
                          tally.loss() + (f" (stopped sending after {tally.sent})" if tally.sent < count else ""))

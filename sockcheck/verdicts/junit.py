@@ -8,10 +8,12 @@ element follows the gate, as pytest's exit status does:
 
 - a problem that fails the run: ``failure`` (a rule broken, a declared
   violation not detected) or ``error`` (the harness could not judge), with the
-  one-line finding as message and the finding, the rule and the evidence as
-  text;
-- a verdict the gate lets pass (``fail``, ``below``), an inconclusive case,
-  a case that does not apply: ``skipped`` with the finding as message;
+  one-line finding as message and the finding, the rule, the fix (for a rule
+  broken) and the evidence as text;
+- a verdict the gate lets pass (``fail``, ``below``): ``skipped`` with the
+  finding as message and the same text as a failure's, fix included;
+- an inconclusive case, a case that does not apply: ``skipped`` with the
+  finding as message;
 - a declared violation caught: ``skipped`` of type ``xfail``, as pytest's
   junitxml marks an xfail;
 - a pass: nothing.
@@ -80,13 +82,17 @@ def _testcase(suite: ET.Element, target: str, check: str, cell: dict) -> ET.Elem
             ET.SubElement(properties, "property", name=key, value=_text(value))
     outcome, message = Outcome(cell["outcome"]), cell["message"]
     evidence = [tuple(section) for section in cell.get("evidence", [])]
+    # The fix goes with a rule broken or a figure below its threshold, gating or not.
+    hint = cell.get("hint", "") if outcome in (Outcome.FAILED, Outcome.BELOW) else ""
+    text = _text(failure_text(check, cell["level"], message, evidence, hint))
     if outcome is Outcome.ERROR:
-        ET.SubElement(case, "error", message=_text(message)).text = _text(failure_text(check, cell["level"], message, evidence))
+        ET.SubElement(case, "error", message=_text(message)).text = text
     elif cell["gating"] and outcome is not Outcome.XFAILED and outcome is not Outcome.PASSED:
-        ET.SubElement(case, "failure", message=_text(message)).text = _text(
-            failure_text(check, cell["level"], message, evidence))
+        ET.SubElement(case, "failure", message=_text(message)).text = text
     elif outcome is Outcome.XFAILED:
         ET.SubElement(case, "skipped", type="xfail", message=_text(f"declared violation caught: {message}"))
+    elif outcome in (Outcome.FAILED, Outcome.BELOW):
+        ET.SubElement(case, "skipped", message=_text(message)).text = text
     elif outcome is not Outcome.PASSED:
         ET.SubElement(case, "skipped", message=_text(message))
     return case

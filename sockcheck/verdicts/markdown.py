@@ -1,10 +1,12 @@
 """The run as Markdown, for CI job summaries: outcome, counts, one matrix per transport, the
-problems, the comparison with the baseline and the replay command."""
+problems (a FAIL or a below with its fix under it), the comparison with the baseline and the replay
+command."""
 
 from __future__ import annotations
 
 from sockcheck.verdicts.gating import VERDICTS
-from sockcheck.verdicts.matrix import CELL, matrix_blocks, rule_tag, leaf
+from sockcheck.verdicts.matrix import CELL, WITH_A_FIX, matrix_blocks, rule_tag, leaf
+from sockcheck.verdicts.record import fix_line
 from sockcheck.verdicts.table import Verdicts
 
 MARKDOWN_CELL = {"passed": "pass", "failed": "FAIL", "below": "below", "xfailed": "xfail", "xpassed": "XPASS",
@@ -89,10 +91,16 @@ def render_markdown(verdicts: Verdicts, run: dict, replay: str | None = None) ->
         lines += _markdown_table(["target"] + [markdown_escape(leaf(c)) for c in block.checks], rows)
     lines += ["", MARKDOWN_LEGEND, "", "## Problems", ""]
     if problems:
-        lines += [f"- **{markdown_escape(target)}** · `{check}`{_markdown_rule_tag(check, cell['level'])} → "
-                  f"{markdown_cell(cell['outcome'], cell['gating'])}"
-                  f"{'' if cell['gating'] or cell['outcome'] not in VERDICTS else ' (not gating)'}: "
-                  f"{markdown_escape(cell['message'])}" for target, check, cell in problems]
+        for target, check, cell in problems:
+            line = (f"- **{markdown_escape(target)}** · `{check}`{_markdown_rule_tag(check, cell['level'])} → "
+                    f"{markdown_cell(cell['outcome'], cell['gating'])}"
+                    f"{'' if cell['gating'] or cell['outcome'] not in VERDICTS else ' (not gating)'}: "
+                    f"{markdown_escape(cell['message'])}")
+            if cell["outcome"] in WITH_A_FIX and cell.get("hint"):
+                # A backslash at the end of a line is a hard line break: the fix shows under the problem.
+                lines += [line + "\\", fix_line(markdown_escape(cell["hint"]))]
+            else:
+                lines.append(line)
     else:
         lines.append("None: every check matched its expectation.")
     diff = verdicts.baseline_diff()

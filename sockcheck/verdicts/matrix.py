@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sockcheck.judgments.model import claim_disagrees
 from sockcheck.verdicts.catalogue import CATALOGUE, TRANSPORTS
 from sockcheck.verdicts.gating import VERDICTS, BaselineDiff
+from sockcheck.verdicts.record import fix_line
 from sockcheck.verdicts.table import Verdicts
 
 CELL = {"passed": "pass", "failed": "FAIL", "below": "below", "xfailed": "xfail", "xpassed": "XPASS", "skipped": "skip",
@@ -238,17 +239,19 @@ def render_not_applicable(verdicts: Verdicts) -> list[str]:
 
 
 _CANNOT_JUDGE = re.compile(r"^cannot judge [^:]+: ")
+WITH_A_FIX = ("failed", "below")  # the outcomes whose problem line a fix line follows
 
 
 def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
-    """(line, whether it fails the run) per problem:
-    ``c-x · tcp.half-close.large [must · RFC 9293 §3.6.1] → FAIL: half-close: expected …; got …``.
+    """(line, whether it fails the run) per problem, a FAIL or a below followed by its fix:
+    ``c-x · tcp.half-close.large [must · RFC 9293 §3.6.1] → FAIL: half-close: expected …; got …``
+    ``  fix: close only after writing everything: …``
 
     Inconclusive cases of one target that name the same owner for the same
     reason (a server that turns every client away) are one finding, shown once
     with the checks it kept from judging."""
-    lines: list[tuple[str, bool]] = []
-    folded: dict[tuple[str, str, str], list[str]] = {}
+    entries: list[tuple[str, object, bool]] = []  # (kind, line or fold key, gating)
+    folded: dict[tuple[str, ...], list[str]] = {}
     for target, check, cell in verdicts.problems():
         if cell["outcome"] == "inconclusive" and cell.get("owner") and not cell["gating"]:
             why = _CANNOT_JUDGE.sub("", cell["message"])
@@ -256,14 +259,15 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
             key = (target, cell["owner"], why[:why.find(see) + len(see)] if see in why else why)
             if key not in folded:
                 folded[key] = []
-                lines.append((key, False))  # placeholder, rendered below
+                entries.append(("inconclusive", key, False))  # rendered below, once every check is in
             folded[key].append(check)
             continue
-        lines.append((f"{target} · {check}{rule_tag(check, cell['level'])} → {outcome_label(cell['outcome'], cell['gating'])}: "
-                      f"{cell['message']}", cell["gating"]))
+        entries.append(("line", _problem_line(target, check, cell), cell["gating"]))
+        if cell["outcome"] in WITH_A_FIX and cell.get("hint"):
+            entries.append(("line", fix_line(cell["hint"]), cell["gating"]))
     out = []
-    for line, gating in lines:
-        if isinstance(line, tuple):
+    for kind, line, gating in entries:
+        if kind == "inconclusive":
             target, _owner, why = line
             checks = folded[line]
             if len(checks) == 1:
@@ -274,8 +278,13 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
     return out
 
 
+def _problem_line(target: str, check: str, cell: dict) -> str:
+    return (f"{target} · {check}{rule_tag(check, cell['level'])} → {outcome_label(cell['outcome'], cell['gating'])}: "
+            f"{cell['message']}")
+
+
 def render_problems(verdicts: Verdicts) -> list[str]:
-    """The problem lines (see problem_lines)."""
+    """The problem lines and their fix lines (see problem_lines)."""
     return [line for line, _ in problem_lines(verdicts)]
 
 

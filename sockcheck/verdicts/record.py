@@ -12,6 +12,12 @@ The record travels from an xdist worker to the controller as plain values
 (:meth:`Verdict.as_json`), attached to each phase's report as the case's
 verdict so far; the last one is the case's verdict, so a run interrupted in
 the middle of a case still reports it ("no result for the check itself").
+
+A finding carries its fix hint (the usual cause and fix, from the
+catalogue and the cause the judgment named), resolved when the phase is
+classified, so no report looks the catalogue up: the terminal, Markdown,
+JUnit and Allure show it under a FAIL or a below, the JSON keeps it for a
+caught declared violation too.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ EVIDENCE_LIMIT = 16384  # characters of one evidence section kept in the record 
 class Phase:
     """One phase of a case, classified: its outcome (None: the phase adds nothing, a passing setup),
     one-line message, the finding's level (a capacity check's must-level finding says must), the check
-    an inconclusive case names, and the evidence shown with a problem."""
+    an inconclusive case names, the evidence shown with a problem, and the finding's fix hint."""
 
     when: str
     outcome: Outcome | None
@@ -62,6 +68,7 @@ class Phase:
     evidence: tuple[tuple[str, str], ...] = ()
     declared: bool = False  # an inconclusive judgment of a violation the manifest declares
     facts: tuple[tuple[str, str], ...] = ()  # what the check observed of the server ("model", ...)
+    hint: str = ""  # the usual cause and fix of a finding (failed, below, xfailed); "" for any other outcome
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,7 @@ class Verdict:
     durations: tuple[tuple[str, float], ...] = ()  # (phase, seconds)
     isolation: str | None = None
     facts: tuple[tuple[str, str], ...] = ()  # what the check observed of the server, pass or fail
+    hint: str = ""  # the worst phase's fix hint
 
     @property
     def duration(self) -> float:
@@ -100,7 +108,7 @@ class Verdict:
                 "level": self.level, "message": self.message, "gating": self.gating, "owner": self.owner,
                 "evidence": [list(section) for section in self.evidence],
                 "durations": [list(pair) for pair in self.durations], "isolation": self.isolation,
-                "facts": [list(pair) for pair in self.facts]}
+                "facts": [list(pair) for pair in self.facts], "hint": self.hint}
 
     @classmethod
     def from_json(cls, data: dict) -> Verdict:
@@ -108,7 +116,8 @@ class Verdict:
                    data.get("message", ""), bool(data["gating"]), data.get("owner"),
                    tuple((title, text) for title, text in data.get("evidence", ())),
                    tuple((when, float(seconds)) for when, seconds in data.get("durations", ())),
-                   data.get("isolation"), tuple((key, value) for key, value in data.get("facts", ())))
+                   data.get("isolation"), tuple((key, value) for key, value in data.get("facts", ())),
+                   data.get("hint", ""))
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,8 @@ class Judge:
 
 def verdict_of(phases: Sequence[Phase], *, nodeid: str, check: str, target: str, judge: Judge,
                isolation: str | None = None) -> Verdict:
-    """The case's verdict: the worst phase's outcome, message, level, owner and evidence; it fails the
+    """The case's verdict: the worst phase's outcome, message, level, owner and hint, every phase's
+    evidence; it fails the
     run when any phase does.  Without a phase that gave an outcome (the call never reported: the run
     was interrupted), an error."""
     worst: Phase | None = None
@@ -148,7 +158,8 @@ def verdict_of(phases: Sequence[Phase], *, nodeid: str, check: str, target: str,
                        durations=durations, isolation=isolation, facts=facts)
     evidence = tuple((title, clip(text)) for phase in phases for title, text in phase.evidence)
     return Verdict(nodeid, check, target, worst.outcome, worst.level or _check_level(check), worst.message,
-                   any(judge.gates(phase) for phase in phases), worst.owner, evidence, durations, isolation, facts)
+                   any(judge.gates(phase) for phase in phases), worst.owner, evidence, durations, isolation, facts,
+                   worst.hint)
 
 
 def clip(text: str, limit: int = EVIDENCE_LIMIT) -> str:
@@ -164,13 +175,22 @@ def _check_level(check: str) -> str | None:
     return spec.level if spec else None
 
 
-def failure_text(check: str, level: str | None, message: str, evidence: Sequence[tuple[str, str]]) -> str:
-    """A problem as a failure's text: the one-line finding, the rule and its source, then the evidence.
-    The terminal's failure section and JUnit's failure body are this text."""
+def failure_text(check: str, level: str | None, message: str, evidence: Sequence[tuple[str, str]],
+                 hint: str = "") -> str:
+    """A problem as a failure's text: the one-line finding, the rule and its source, the fix (when the
+    finding has a hint), then the evidence.  The terminal's failure section and JUnit's failure body are
+    this text; the fix ends the finding, before the evidence, where no log can push it out of sight."""
     lines = [message]
     spec = CATALOGUE.get(check)
     if spec is not None:
         lines.append(f"  rule: {spec.id} [{level or spec.level} \u00b7 {spec.rule.label}]: \u201c{spec.rule.quote}\u201d")
+    if hint:
+        lines.append(fix_line(hint))
     for title, text in evidence:
         lines += ["", f"--- {title} ---", text.rstrip("\n")]
     return "\n".join(lines)
+
+
+def fix_line(hint: str) -> str:
+    """``  fix: <hint>``: the line that ends a finding in every report."""
+    return f"  fix: {hint}"

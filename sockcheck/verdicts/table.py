@@ -47,8 +47,9 @@ class Verdicts:
 
     def by_target(self) -> dict[str, dict[str, dict]]:
         """{target: {check: {"outcome", "gating", "level", "rule", "duration", "message", "nodeids"[, "owner"]
-        [, "evidence"][, "facts"]}}}: the worst outcome of a check's cases; it fails the run when any of
-        them does."""
+        [, "evidence"][, "facts"][, "hint"]}}}: the worst outcome of a check's cases; it fails the run when
+        any of them does.  "hint" is the finding's fix (a failure, a figure below its threshold, a caught
+        declared violation)."""
         table: dict[str, dict[str, dict]] = {name: {} for name in self.targets}
         for case in sorted(self.cases.values(), key=lambda c: c.nodeid):
             cell = table.setdefault(case.target, {}).get(case.check)
@@ -65,10 +66,13 @@ class Verdicts:
                 cell.update(outcome=case.outcome.value, level=case.level, message=case.message)
                 cell.pop("owner", None)
                 cell.pop("evidence", None)
+                cell.pop("hint", None)
                 if case.owner:
                     cell["owner"] = case.owner
                 if case.evidence:
                     cell["evidence"] = [list(section) for section in case.evidence]
+                if case.hint:
+                    cell["hint"] = case.hint
         order = {c: i for i, c in enumerate(self.check_order)}
         return {t: dict(sorted(checks.items(), key=lambda kv: order.get(kv[0], len(order))))
                 for t, checks in table.items()}

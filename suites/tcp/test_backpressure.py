@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import BUSY_LOOP, stream_cause
 from sockcheck.net.stream import exchange, send_without_reading
 from sockcheck.launch.proctree import cpu_seconds, sched_times
 from sockcheck.verdicts.findings import describe_stream, violation
@@ -67,7 +68,8 @@ def test_slow_reader(target, tcp_client, payloads, prompt, note):
         measured += f", {wanted:.2f} s wanting a CPU ({queued:.2f} s of it queued)"
     note(f"during the {stall:.1f} s stall the server used {measured}")
     if cpu_used >= CPU_BUDGET or wanted >= DEMAND_BUDGET:
-        raise violation("backpressure", expected, "a busy loop")
+        raise violation("backpressure", expected, "a busy loop", cause=BUSY_LOOP)
     if rest.data != payload:
         raise violation("backpressure", f"all {TOTAL} bytes intact after the stall",
-                        f"{describe_stream(payload, rest.data)} {rest.describe_end()}".strip())
+                        f"{describe_stream(payload, rest.data)} {rest.describe_end()}".strip(),
+                        cause=stream_cause(payload, rest.data, rest.end))

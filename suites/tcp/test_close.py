@@ -68,11 +68,17 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
         result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
     except ConnectionRefusedError:
         received, end, refused = b"", RESET, True
+    except ConnectionResetError:
+        # A server dying as the new client connects resets the connections it had not accepted yet;
+        # its exit status, a moment later, says how it died (and so the cause).
+        received, end, refused = b"", RESET, False
     else:
         received, end, refused = result.data, result.end, False
-    exited = not refused and target.exited() is not None
-    finding = judge_peer_reset(stage, payload, received, end, refused=refused, exited=exited,
-                               death=death(target, prompt) if refused or exited else "", within=prompt)
+    exited = not refused and (target.exited() is not None or (end == RESET and not received and
+                                                             ends_soon(target, prompt)))
+    status, how = death(target, prompt) if refused or exited else (None, "")
+    finding = judge_peer_reset(stage, payload, received, end, refused=refused, exited=exited, death=how,
+                               within=prompt, status=status)
     if finding:
         raise finding
     note(f"survived a reset {stage[len('after a reset '):]}; " + handled)
@@ -112,14 +118,19 @@ def reset_handled(target, holding: int | None, timeout: float) -> str:
     return f"the server still held the reset connection's descriptor {timeout:.1f}s after the reset"
 
 
-def death(target, timeout: float) -> str:
-    """How the server ended.  A dying process closes its descriptors (the listening socket
-    among them: connections are refused) before it becomes a zombie, so its exit status
-    may take a moment to show."""
+def ends_soon(target, timeout: float) -> bool:
+    """Whether the (managed) server's process ends within ``timeout``."""
+    return target.spec.managed and poll_until(target.exited, lambda s: s is not None, timeout)[0]
+
+
+def death(target, timeout: float) -> tuple[int | None, str]:
+    """How the server ended: its exit status (None: not known), in words.  A dying process closes its
+    descriptors (the listening socket among them: connections are refused) before it becomes a zombie,
+    so its exit status may take a moment to show."""
     if not target.spec.managed:
-        return "the server is no longer listening"
+        return None, "the server is no longer listening"
     _, status = poll_until(target.exited, lambda s: s is not None, timeout)
-    return describe_death(status, timeout)
+    return status, describe_death(status, timeout)
 
 
 @check("tcp.close.fin-not-rst")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.judgments.concurrency import (accept_queue_overflowed, describe_next_served, describe_waves,
-                                             judge_own_bytes, served_figures, waves)
+from sockcheck.judgments.causes import stream_cause
+from sockcheck.judgments.concurrency import (accept_queue_overflowed, burst_cause, describe_next_served,
+                                             describe_waves, judge_own_bytes, partly_served, served_figures,
+                                             shortfall_cause, waves)
 from sockcheck.judgments.model import Observation, observed_model
 from sockcheck.launch.proctree import TreeCounts, tree_counts
 from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
@@ -86,7 +88,9 @@ def test_parallel(target, payloads, prompt, deadline, note, observe):
             observe("model", model)  # one served, the next served once it closed: one client at a time
         # Clients connected and never served while others are: data loss, whatever the check's level.
         raise violation("parallel clients", f"each of {PARALLEL_CLIENTS} clients to get exactly its own bytes "
-                        f"within {within:.1f}s", figures + after, level=MUST if stuck else None)
+                        f"within {within:.1f}s", figures + after, level=MUST if stuck else None,
+                        cause=shortfall_cause(sum(1 for got in received if got), stuck,
+                                              partly_served(received, expected)))
     finally:
         for sock in socks:
             sock.close()
@@ -138,8 +142,10 @@ def test_idle_peer(target, tcp_client, payloads, prompt):
     payload = payloads.data(32)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
     if result.data != payload:
+        # Silence is this check's own finding (the default fix); bytes other than the echo are not.
         raise violation("idle peer", f"the second client's {len(payload)} bytes back within {prompt:.1f}s while another client is idle",
-                        f"{len(result.data)} bytes {result.describe_end()}".strip())
+                        f"{len(result.data)} bytes {result.describe_end()}".strip(),
+                        cause=stream_cause(payload, result.data, result.end) if result.data else None)
     idle.close()
 
 
@@ -191,11 +197,14 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
         got = f"{len(echoed)} of {BURST_CLIENTS} echoed within {within:.1f}s"
         if opened.problem:
             got += f", {opened.describe(BURST_CLIENTS)}"
-        if waves(opened.times) > 1 or waves(echoed) > 1:
+        retransmitted = waves(opened.times) > 1 or waves(echoed) > 1
+        if retransmitted:
             figures += ": the clients beyond what the accept queue holds waited for retransmission"
         after, stuck = next_served(socks, results, expected, prompt)
         raise violation("burst accept", f"each of {BURST_CLIENTS} clients connected at once echoed its own bytes "
-                        f"within {within:.1f}s", f"{got} ({figures}){after}", level=MUST if stuck else None)
+                        f"within {within:.1f}s", f"{got} ({figures}){after}", level=MUST if stuck else None,
+                        cause=burst_cause(sum(1 for r in results if r.data), stuck, retransmitted,
+                                          partly_served([r.data for r in results], expected)))
     finally:
         for sock in socks:
             sock.close()

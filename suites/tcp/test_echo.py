@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import stream_cause
 from sockcheck.net.stream import COMPLETE, exchange
 from sockcheck.verdicts.findings import describe_stream, violation
 
@@ -15,7 +16,8 @@ def expect_echo(rule: str, result, payload: bytes, within: float) -> None:
     """Raise a Violation unless ``result`` holds exactly ``payload``."""
     if result.data != payload:
         raise violation(rule, f"the same {len(payload)} bytes back within {within:.1f}s",
-                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())
+                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip(),
+                        cause=stream_cause(payload, result.data, result.end))
 
 
 @check("tcp.echo.roundtrip")
@@ -80,7 +82,8 @@ def test_large(target, tcp_client, payloads, prompt):
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
     if result.end != COMPLETE or result.data != payload:
         raise violation("large echo", f"{LARGE} bytes back identical (sha256 {hashlib.sha256(payload).hexdigest()[:16]})",
-                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip())
+                        f"{describe_stream(payload, result.data)} {result.describe_end()}".strip(),
+                        cause=stream_cause(payload, result.data, result.end))
 
 
 @check("tcp.echo.ipv6")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import psutil
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import DESCRIPTOR_LIMIT, FD_SETSIZE
+from sockcheck.judgments.concurrency import served_at_once_cause
 from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.net.holding import ConnectionHolder
 from sockcheck.net.stream import COMPLETE, EOF_, RESET, TIMEOUT, exchange, read_exactly
@@ -91,7 +93,7 @@ def test_select_fd(target, payloads, prompt, deadline, note):
             if target.exited() is not None:
                 # A dead server lost every client it held: not a figure under a threshold.
                 raise violation("FD_SETSIZE", f"the server alive through {SELECT_CONNECTIONS} connections",
-                                f"at {tally.progress(index)}: {_death(target)}", level=MUST)
+                                f"at {tally.progress(index)}: {_death(target)}", level=MUST, cause=FD_SETSIZE)
             if index == 0:
                 if sock is not None:
                     sock.close()
@@ -100,8 +102,9 @@ def test_select_fd(target, payloads, prompt, deadline, note):
                 sock.close()
                 raise violation("FD_SETSIZE", "each connection echoed its own 16 bytes or closed",
                                 f"{tally.progress(index)}: it {fate.detail}", level=MUST)
+            hung, limit = hang_verdict(target, held, sock, piece, fate, tally, index, prompt)
             raise violation("FD_SETSIZE", f"each of {SELECT_CONNECTIONS} connections echoed or closed within "
-                            f"{prompt:.1f}s", hang_verdict(target, held, sock, piece, fate, tally, index, prompt))
+                            f"{prompt:.1f}s", hung, cause=served_at_once_cause(limit) if limit else None)
     finally:
         for sock in held:
             sock.close()
@@ -125,7 +128,7 @@ def test_select_fd(target, payloads, prompt, deadline, note):
         died = target.exited() is not None
         raise violation("FD_SETSIZE", f"a new client echoed within {prompt:.1f}s after the {SELECT_CONNECTIONS} "
                         f"connections closed", _death(target) if died else f"{how}, the server still running",
-                        level=MUST if died else None)
+                        level=MUST if died else None, cause=FD_SETSIZE if died else None)
 
 
 ECHOED = "echoed"
@@ -181,8 +184,9 @@ def connect_and_echo(target, payload: bytes, timeout: float) -> tuple[socket.soc
 
 
 def hang_verdict(target, held: list[socket.socket], waiting: socket.socket | None, payload: bytes, fate: Fate,
-                 tally: Tally, index: int, prompt: float) -> str:
-    """What the check saw at the first connection that was neither echoed nor closed.
+                 tally: Tally, index: int, prompt: float) -> tuple[str, int | None]:
+    """What the check saw at the first connection that was neither echoed nor closed, and the number of
+    connections the server serves at once when that is what it showed (None: a hang).
 
     Closing the oldest held connection tells a hang from a limit: a server
     that serves at most N connections at once (the rest wait in the
@@ -193,7 +197,7 @@ def hang_verdict(target, held: list[socket.socket], waiting: socket.socket | Non
     if not held:
         if waiting is not None:
             waiting.close()
-        return what
+        return what, None
     held.pop(0).close()
     freed = time.monotonic()
     if waiting is not None:
@@ -207,7 +211,7 @@ def hang_verdict(target, held: list[socket.socket], waiting: socket.socket | Non
         if sock is not None:
             sock.close()
     if not released:
-        return f"{what}; closing the oldest held connection did not release it"
+        return f"{what}; closing the oldest held connection did not release it", None
     limit = len(held) + 1
     how = "was refused" if fate.kind == REFUSED else f"waited {fate.elapsed:.1f}s unanswered"
     served = f"{limit} connections served at once" if limit > 1 else "1 connection served at a time"
@@ -215,7 +219,7 @@ def hang_verdict(target, held: list[socket.socket], waiting: socket.socket | Non
     closer = f"one of the {limit}" if limit > 1 else "the one being served"
     return (f"{served}; the {ordinal(limit + 1)} {how}, and was echoed {time.monotonic() - freed:.2f}s after "
             f"{closer} closed: the server limits concurrent connections to {limit} "
-            f"(a capacity figure{closed_before})")
+            f"(a capacity figure{closed_before})", limit)
 
 
 def descriptor_limit(target, connections: int) -> str:
@@ -275,13 +279,15 @@ def test_c10k(target, payloads, prompt, deadline, note):
         run = holder.hold(payloads.pieces(C10K_CONNECTIONS, 16, "c10k"), window=C10K_WINDOW, timeout=budget)
         if run.echoed < C10K_CONNECTIONS:
             stop = run.failure or f"{budget:.0f}s passed"
+            limited = ""
             if target.exited() is not None:
                 stop += f"; {_death(target)}"
             else:
-                stop += descriptor_limit(target, run.echoed + run.pending)
+                limited = descriptor_limit(target, run.echoed + run.pending)
             raise violation("C10K", f"{C10K_CONNECTIONS} connections held at once, each echoed within {budget:.0f}s "
                             f"(at most {C10K_WINDOW} open and not yet echoed)",
-                            f"{run.describe()}: {stop}; {run.figures()}")
+                            f"{run.describe()}: {stop}{limited}; {run.figures()}",
+                            cause=DESCRIPTOR_LIMIT if limited else None)
         checked = time.monotonic()
         silent = holder.dropped + holder.ping(payloads.pieces(C10K_CONNECTIONS, 1, "still-open"),
                                               timeout=deadline(C10K_RECHECK))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import stream_cause
 from sockcheck.net.stream import TIMEOUT, exchange, write_one_segment_each
 from sockcheck.verdicts.findings import describe_stream, violation
 from sockcheck.capture.ladder import client_bytes
@@ -52,7 +53,8 @@ def test_reassembly(target, wire, tcp_client, payloads, prompt, note):
         note("a write was not acknowledged promptly")
     if result.data != expected:
         raise violation("reassembly", f"the {len(expected)}-byte concatenation of {SMALL_WRITES} writes",
-                        f"{describe_stream(expected, result.data)} {result.describe_end()}".strip())
+                        f"{describe_stream(expected, result.data)} {result.describe_end()}".strip(),
+                        cause=stream_cause(expected, result.data, result.end))
 
 
 @check("tcp.stream.coalesced")
@@ -78,15 +80,18 @@ def test_coalesced(target, tcp_client, payloads, prompt):
     result = exchange(sock, together, expect=len(together), idle_timeout=prompt)
     if result.data != together:
         raise violation("coalesced messages", f"both messages ({len(together)} bytes, sent in one write) back",
-                        f"{describe_stream(together, result.data)} {result.describe_end()}".strip())
+                        f"{describe_stream(together, result.data)} {result.describe_end()}".strip(),
+                        cause=stream_cause(together, result.data, result.end))
     split = _letters(payloads, 600, "split")
     # Reading until the line has been quiet for 50 ms is the pause between the halves.
     first = exchange(sock, split[:300], until_eof=True, idle_timeout=SPLIT_PAUSE)
     if first.end != TIMEOUT:
         raise violation("split message", "the connection to stay open after the first half",
-                        f"{len(first.data)} bytes {first.describe_end()}")
+                        f"{len(first.data)} bytes {first.describe_end()}",
+                        cause=stream_cause(split, first.data, first.end))
     rest = exchange(sock, split[300:], expect=len(split) - len(first.data), idle_timeout=prompt)
     got = first.data + rest.data
     if got != split:
         raise violation("split message", f"a {len(split)}-byte message sent in two halves {SPLIT_PAUSE * 1000:.0f} ms apart back whole",
-                        f"{describe_stream(split, got)} {rest.describe_end()}".strip())
+                        f"{describe_stream(split, got)} {rest.describe_end()}".strip(),
+                        cause=stream_cause(split, got, rest.end))

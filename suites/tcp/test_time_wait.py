@@ -6,6 +6,7 @@ import errno
 import socket
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import NO_TIME_WAIT
 from sockcheck.net.stream import EOF_, exchange, read_until_eof
 from sockcheck.launch.launcher import LaunchError
 from sockcheck.polling import poll_until
@@ -86,7 +87,7 @@ def test_rebind(target, tcp_client, payloads, prompt, deadline, evidence, note):
             raise Inconclusive("TIME_WAIT", f"the client's connection got no FIN from the stopped server "
                                f"(reading ended: {end})", "tcp.process.shutdown")
         raise violation("TIME_WAIT rebind (control)", f"a TIME_WAIT socket on port {target.port} after the server closed first",
-                        f"none: {format_states(rows)}")
+                        f"none: {format_states(rows)}", cause=NO_TIME_WAIT)
     err = bind_without_reuseaddr(target.host, target.port)
     if err != errno.EADDRINUSE:
         raise violation("TIME_WAIT rebind (control)", "a bind without SO_REUSEADDR to fail with EADDRINUSE",

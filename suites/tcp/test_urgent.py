@@ -8,7 +8,8 @@ import socket
 import time
 
 from sockcheck.fixtures.checkmark import check
-from sockcheck.net.stream import exchange
+from sockcheck.judgments.causes import CLIENT_URG, OOB_POLICY, URGENT_DROPPED, stream_cause
+from sockcheck.net.stream import EOF_, RESET, exchange
 from sockcheck.verdicts.findings import violation
 
 BEFORE, URGENT, AFTER = b"abc", b"!", b"def"
@@ -105,20 +106,30 @@ def test_stream_intact(target, tcp_client, payloads, prompt):
     sock = tcp_client(nodelay=True)
     failed = send_with_urgent(sock)
     if failed:
-        raise violation(f"urgent data (oob={target.spec.oob})", "the connection to survive urgent data", failed)
+        raise violation(f"urgent data (oob={target.spec.oob})", "the connection to survive urgent data", failed,
+                        cause=URGENT_DROPPED)
     inband, urgent, end = collect(sock, target.spec.oob, prompt)
     want = expected_inband(target.spec.oob)
     want_urgent = URGENT if target.spec.oob == "urgent" else b""
     if inband != want or urgent != want_urgent:
         got_urgent = f", urgent {urgent!r}" if urgent or want_urgent else ""
+        # The cause: the connection dropped, the urgent byte where another oob policy puts it, or the
+        # in-band stream itself broken.
+        if end in (EOF_, RESET):
+            cause = URGENT_DROPPED
+        elif inband in (expected_inband("discard"), expected_inband("inline")):
+            cause = OOB_POLICY
+        else:
+            cause = stream_cause(want, inband, end)
         raise violation(f"urgent data (oob={target.spec.oob})",
                         f"in-band {want!r}" + (f" and urgent {want_urgent!r}" if want_urgent else ""),
-                        f"in-band {inband!r}{got_urgent}" + ("" if end == "complete" else f" then {end}"))
+                        f"in-band {inband!r}{got_urgent}" + ("" if end == "complete" else f" then {end}"),
+                        cause=cause)
     after = payloads.data(16)
     result = exchange(sock, after, expect=len(after), idle_timeout=prompt)
     if result.data != after:
         raise violation("urgent data", "the connection to keep echoing afterwards",
-                        f"{len(result.data)} bytes {result.describe_end()}".strip())
+                        f"{len(result.data)} bytes {result.describe_end()}".strip(), cause=URGENT_DROPPED)
 
 
 def urgent_bytes(segments, from_client: bool) -> list[tuple[int, int | None]]:
@@ -178,7 +189,7 @@ def test_wire_pointer(target, wire, tcp_client, prompt, note):
     client_marks = urgent_bytes(segments, from_client=True)
     if not any(offset == URGENT_OFFSET and byte == URGENT[0] for offset, byte in client_marks):
         raise violation("urgent pointer (client)", f"a URG segment whose pointer is one past the urgent byte (stream offset {URGENT_OFFSET})",
-                        f"URG marks at {client_marks or 'none'}")
+                        f"URG marks at {client_marks or 'none'}", cause=CLIENT_URG)
     note(f"client URG pointer designates offset {URGENT_OFFSET} ('!'), one past it on the wire")
     if target.spec.oob == "urgent":
         wire.wait_for(lambda segs: any(s.urgent is not None for s in segs if not s.from_client), prompt)

@@ -7,6 +7,7 @@ import socket
 import time
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import datagram_cause
 from sockcheck.judgments.udp import boundaries_finding, judge_boundaries, sizes
 from sockcheck.net.datagram import recv_datagrams
 from sockcheck.verdicts.findings import violation
@@ -134,7 +135,8 @@ def test_max_size(target, udp_client, payloads, prompt):
     got = recv_datagrams(sock, 1, prompt)
     if got != [payload]:
         detail = sizes(got) if not got or len(got[0]) != len(payload) else "65507 bytes that differ"
-        raise violation("max-size datagram", f"one datagram of {len(payload)} identical bytes", detail)
+        raise violation("max-size datagram", f"one datagram of {len(payload)} identical bytes", detail,
+                        cause=datagram_cause(payload, got))
 
 
 @check("udp.datagram.empty")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import NO_REPLY, OTHER_SOCKET, datagram_cause
 from sockcheck.verdicts.findings import violation
 
 
@@ -25,11 +26,14 @@ def test_roundtrip(target, udp_client, payloads, prompt):
     try:
         data, peer = sock.recvfrom(65536)
     except TimeoutError:
-        raise violation("udp echo", f"a {len(payload)}-byte reply within {prompt:.1f}s", "no reply") from None
+        raise violation("udp echo", f"a {len(payload)}-byte reply within {prompt:.1f}s", "no reply",
+                        cause=NO_REPLY) from None
     if data != payload:
-        raise violation("udp echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ")
+        raise violation("udp echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ",
+                        cause=datagram_cause(payload, [data]))
     if peer[:2] != target.address:
-        raise violation("udp echo", f"the reply from {target.where}", f"it came from {peer[0]}:{peer[1]}")
+        raise violation("udp echo", f"the reply from {target.where}", f"it came from {peer[0]}:{peer[1]}",
+                        cause=OTHER_SOCKET)
 
 
 @check("udp.echo.ipv6")
@@ -53,4 +57,5 @@ def test_ipv6(target, udp_client, payloads, prompt):
     except TimeoutError:
         raise violation("udp IPv6 echo", f"a reply within {prompt:.1f}s", "no reply") from None
     if data != payload:
-        raise violation("udp IPv6 echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ")
+        raise violation("udp IPv6 echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ",
+                        cause=datagram_cause(payload, [data]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import selectors
 
 from sockcheck.fixtures.checkmark import check
+from sockcheck.judgments.causes import datagram_cause
 from sockcheck.judgments.udp import judge_reply_to_sender
 from sockcheck.net.datagram import recv_datagrams
 from sockcheck.verdicts.findings import violation
@@ -83,4 +84,5 @@ def test_connected_client(target, udp_client, payloads, prompt):
     got = recv_datagrams(sock, 1, prompt)
     if got != [payload]:
         raise violation("connected client", f"the {len(payload)} bytes back on a connect()ed socket within {prompt:.1f}s",
-                        "no reply from the connected address" if not got else f"{len(got[0])} bytes that differ")
+                        "no reply from the connected address" if not got else f"{len(got[0])} bytes that differ",
+                        cause=datagram_cause(payload, got) if got else None)
