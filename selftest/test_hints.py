@@ -265,6 +265,26 @@ def test_a_fail_the_gate_lets_pass_still_shows_its_fix():
     assert problem_lines(v)[1] == (f"  fix: {SIGPIPE_HINT}", False)
 
 
+def test_a_target_that_cannot_start_is_one_line_naming_how_many_checks():
+    """A target that cannot start used to print the same launch error once per check, 23 lines of it."""
+    def error(check: str, port: int) -> tuple:
+        return ("me", check, "error", f"me: exited with status 127 before serving on 127.0.0.1:{port}; "
+                f"log: setpriv: failed to execute ./x: No such file or directory", "")
+    checks = [c for c in CATALOGUE if c.startswith("tcp.")][:5]
+    v = verdicts_with(*(error(check, 10000 + i) for i, check in enumerate(checks)),
+                      ("other", ROUNDTRIP, "error", "other: exited with status 1 before serving on 127.0.0.1:9", ""),
+                      ("me", "tcp.close.fin-not-rst", "error", "me: teardown: survived SIGKILL", ""))
+    lines = render_problems(v)
+    assert lines == [
+        "me · tcp.echo.roundtrip [must · RFC 862] → error: me: exited with status 127 before serving on "
+        "127.0.0.1:{port}; log: setpriv: failed to execute ./x: No such file or directory (the same error in 5 "
+        "checks)",
+        "me · tcp.close.fin-not-rst [must · RFC 9293 §3.6] → error: me: teardown: survived SIGKILL",
+        "other · tcp.echo.roundtrip [must · RFC 862] → error: other: exited with status 1 before serving on "
+        "127.0.0.1:9",
+    ]  # another message, another target: their own lines, each as it was
+
+
 def test_the_junit_failure_text_ends_the_finding_with_the_fix():
     v = verdicts_with(("me", PEER_RESET, "failed", "peer reset: expected x; got y", SIGPIPE_HINT))
     v.record(Verdict("t.py::z[me]", ZOMBIES, "me", Outcome.FAILED, "should", "zombies: expected none; got 31", False,

@@ -239,6 +239,9 @@ def render_not_applicable(verdicts: Verdicts) -> list[str]:
 
 
 _CANNOT_JUDGE = re.compile(r"^cannot judge [^:]+: ")
+# The address a launch error names: each case of a target gets a port of its own, so the same failure to
+# start reads differently in each; folded, the port is said as the manifest says it.
+_ADDRESS = re.compile(r"(\b\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d{1,5}\b")
 WITH_A_FIX = ("failed", "below")  # the outcomes whose problem line a fix line follows
 
 
@@ -249,9 +252,12 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
 
     Inconclusive cases of one target that name the same owner for the same
     reason (a server that turns every client away) are one finding, shown once
-    with the checks it kept from judging."""
+    with the checks it kept from judging.  Errors of one target with the same
+    message, but for the port each case was given (a target that cannot
+    start), are one line too, naming how many checks it hit."""
     entries: list[tuple[str, object, bool]] = []  # (kind, line or fold key, gating)
     folded: dict[tuple[str, ...], list[str]] = {}
+    errors: dict[tuple[str, ...], list[tuple[str, dict]]] = {}
     for target, check, cell in verdicts.problems():
         if cell["outcome"] == "inconclusive" and cell.get("owner") and not cell["gating"]:
             why = _CANNOT_JUDGE.sub("", cell["message"])
@@ -261,6 +267,13 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
                 folded[key] = []
                 entries.append(("inconclusive", key, False))  # rendered below, once every check is in
             folded[key].append(check)
+            continue
+        if cell["outcome"] == "error":
+            key = (target, _ADDRESS.sub(r"\1:{port}", cell["message"]))
+            if key not in errors:
+                errors[key] = []
+                entries.append(("error", key, False))
+            errors[key].append((check, cell))
             continue
         entries.append(("line", _problem_line(target, check, cell), cell["gating"]))
         if cell["outcome"] in WITH_A_FIX and cell.get("hint"):
@@ -274,6 +287,16 @@ def problem_lines(verdicts: Verdicts) -> list[tuple[str, bool]]:
                 line = f"{target} · {checks[0]}{rule_tag(checks[0])} → inconclusive: cannot judge {checks[0]}: {why}"
             else:
                 line = f"{target} · {len(checks)} checks → inconclusive: cannot judge {', '.join(checks)}: {why}"
+        elif kind == "error":
+            target, message = line
+            cases = errors[line]
+            gating = any(cell["gating"] for _, cell in cases)
+            line = _problem_line(target, *cases[0])
+            if len(cases) > 1:
+                # The first check's line, saying the message as the cases share it and how many it hit.
+                check, cell = cases[0]
+                line = (f"{target} · {check}{rule_tag(check, cell['level'])} → {outcome_label('error', gating)}: "
+                        f"{message} (the same error in {len(cases)} checks)")
         out.append((line, gating))
     return out
 
