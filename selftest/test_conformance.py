@@ -253,3 +253,19 @@ def test_a_verdict_travels_as_plain_values():
     verdict = case("t.py::r[me]", "me", RT, (None, ""), ("failed", "echo: expected a; got b"),
                    evidence=(("target log: me", "\x1b[2J"),), owner=None, hint="write back exactly what came")
     assert verdict.__class__.from_json(json.loads(json.dumps(verdict.as_json()))) == verdict
+
+
+def test_what_was_observed_is_said_once_per_target():
+    """A port found elsewhere, and the model of a one-liner or one that contradicts its manifest."""
+    from sockcheck.verdicts.matrix import model_lines
+
+    v = Verdicts(targets={"me": {"transport": "tcp", "model": "other"}, "claims": {"transport": "tcp", "model": "thread"},
+                          "honest": {"transport": "tcp", "model": "epoll"}}, check_order=list(CATALOGUE))
+    par = "tcp.concurrency.parallel"
+    v.record(case("p[me]", "me", par, (None, ""), ("passed", ""),
+                  facts=(("port", "127.0.0.1:9000, whatever {port} says"), ("model", "a process per connection"))))
+    v.record(case("p[claims]", "claims", par, (None, ""), ("passed", ""), facts=(("model", "an event loop (epoll)"),)))
+    v.record(case("p[honest]", "honest", par, (None, ""), ("passed", ""), facts=(("model", "an event loop (epoll)"),)))
+    assert model_lines(v) == ["me: listens on 127.0.0.1:9000, whatever {port} says; checked there",
+                              "me: observed a process per connection",
+                              "claims: declared model thread; observed an event loop (epoll)"]

@@ -312,11 +312,15 @@ def render_problems(verdicts: Verdicts) -> list[str]:
 
 
 def model_lines(verdicts: Verdicts) -> list[str]:
-    """``me: observed a process per connection`` for a target that declares no model, and for one whose
-    declared model disagrees with what was observed; nothing for the others."""
+    """What was observed of a target that the user should know, one line each: the port it listens on
+    when it ignored ``{port}`` (``me: listens on 127.0.0.1:9000, whatever {port} says; checked there``);
+    the model of a target that declares none, or whose declared model disagrees with it."""
     lines = []
     for name, meta in verdicts.targets.items():
-        seen = verdicts.observed(name).get("model")
+        observed = verdicts.observed(name)
+        if observed.get("port"):
+            lines.append(f"{name}: listens on {observed['port']}; checked there")
+        seen = observed.get("model")
         if seen is None:
             continue
         declared = meta.get("model") or "other"
