@@ -508,3 +508,22 @@ def test_wait_until_serving_notices_an_exit_at_once():
     finally:
         process.wait()
     assert time.monotonic() - began < 10
+
+
+def test_a_zombie_is_a_row_of_the_process_tree():
+    """The zombie check's evidence used to drop the zombies: a zombie has no command line, and psutil's
+    ZombieProcess is a NoSuchProcess."""
+    import psutil
+
+    from sockcheck.launch.proctree import format_snapshot, snapshot
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    try:
+        proc = psutil.Process(pid)
+        wait_for(lambda: proc.status() == psutil.STATUS_ZOMBIE, 5.0, "the child to become a zombie")
+        text = format_snapshot(snapshot([proc]))
+        assert f"pid {pid} ppid {os.getpid()} zombie" in text and "<defunct>" in text
+    finally:
+        os.waitpid(pid, 0)
