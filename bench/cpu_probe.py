@@ -24,7 +24,6 @@ import resource
 import pytest
 
 from sockcheck.launch import proctree
-from sockcheck.fixtures.runtime import CAPTURE
 
 CPU_DIR_VARIABLE = "SOCKCHECK_BENCH_CPU_DIR"
 _totals = {"target_cpu": 0.0, "capture_cpu": 0.0, "launches": 0, "ready_seconds": {}}
@@ -33,7 +32,9 @@ _totals = {"target_cpu": 0.0, "capture_cpu": 0.0, "launches": 0, "ready_seconds"
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem):
     """Add the target's CPU and readiness time while it still runs, then let teardown stop it."""
-    running = getattr(item, "funcargs", {}).get("target")
+    funcargs = getattr(item, "funcargs", None) or {}
+    running = funcargs.get("target")
+    capture = funcargs.get("wire")  # the case's Capture (None where capture is unavailable)
     if running is not None and getattr(running, "process", None) is not None:
         _totals["target_cpu"] += proctree.cpu_seconds(running.processes())
         _totals["launches"] += running.launches
@@ -42,8 +43,7 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem):
     try:
         return (yield)
     finally:
-        capture = item.stash.get(CAPTURE, None)
-        _totals["capture_cpu"] += getattr(capture, "cpu_seconds", 0.0)
+        _totals["capture_cpu"] += getattr(capture, "cpu_seconds", 0.0)  # known once it is stopped
 
 
 @pytest.hookimpl(trylast=True)
