@@ -112,20 +112,11 @@ def test_a_lab_bug_fails_the_checks_that_own_it(sockcheck, lab, name):
     assert_nothing_left(sockcheck)
 
 
-class ExitNotNamed(Exception):
-    """No failing check says that the server exited."""
-
-
 @pytest.mark.timeout(240)
-@pytest.mark.xfail(strict=True, raises=ExitNotNamed,
-                   reason="no check fails on a server that exits after five clients: tcp.concurrency.parallel, "
-                          "burst-accept and tcp.limits.select-fd append '(the target had exited with status 0)' to a "
-                          "capacity figure with the fix for a connection limit, and tcp.process.fd-leak is "
-                          "inconclusive, naming tcp.limits.select-fd as owner")
 def test_five_clients_then_exit_is_named(sockcheck, lab):
     """The textbooks' first server accepts five clients in a for loop and returns: the sixth client
-    is refused.  The run fails (it is iterative too: tcp.concurrency.idle-peer), and a failing
-    check must say that the server exited."""
+    is refused.  The run fails, and the concurrency check says that the server ended with clients
+    connected, at the must level, with the fix for it (it is iterative too: tcp.concurrency.idle-peer)."""
     run = sockcheck.run("--target", one_liner("five", "iterative_five"), "-n", "2", suites=TCP_CATALOGUE,
                         timeout=RUN_TIMEOUT)
     assert run.ret == 1, str(run)
@@ -133,8 +124,10 @@ def test_five_clients_then_exit_is_named(sockcheck, lab):
     assert len(run.stdout.splitlines()) <= MAX_TERMINAL_LINES, str(run)
     assert_nothing_left(sockcheck)
     cells = run.doc["targets"]["five"]["checks"]
-    if not any(cell["outcome"] == "failed" and "exited" in cell["message"] for cell in cells.values()):
-        raise ExitNotNamed(str(run))
+    named = {check: cell for check, cell in cells.items()
+             if cell["outcome"] == "failed" and "with clients still connected" in cell["message"]}
+    assert named and set(named) <= {"tcp.concurrency.parallel", "tcp.concurrency.burst-accept"}, str(run)
+    assert all(cell["level"] == "must" and "loop on accept()" in cell["hint"] for cell in named.values()), named
 
 
 # The fixed twins, one run.  iterative_forever still serves one client at a time, which

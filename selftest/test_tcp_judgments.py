@@ -442,3 +442,15 @@ def test_one_client_at_a_time_and_forking_are_observed():
     assert forks_for_a_client(baseline_live=0, live=1, zombies=0)
     assert forks_for_a_client(baseline_live=2, live=2, zombies=1)  # a child already gone, unreaped
     assert not forks_for_a_client(baseline_live=1, live=1, zombies=0)
+
+
+def test_a_server_that_ends_with_clients_connected_loses_them():
+    from sockcheck.judgments.causes import SERVER_EXITED
+    from sockcheck.judgments.concurrency import burst_cause, gone_with_clients, shortfall_cause
+
+    assert gone_with_clients(None) == ""
+    assert "the server exited with status 0 on its own, with clients still connected" in \
+        gone_with_clients("exited with status 0")
+    assert shortfall_cause(1, stuck=False, exited=True) == SERVER_EXITED
+    assert burst_cause(5, stuck=False, retransmitted=True, exited=True) == SERVER_EXITED
+    assert shortfall_cause(1, stuck=False) != SERVER_EXITED

@@ -49,6 +49,7 @@ STOPPED_SERVING = "stopped-serving"
 # tcp.concurrency.*, and tcp.limits.select-fd's share of them
 CROSSED = "crossed"  # a client got another client's bytes
 NEVER_SERVED = "never-served"  # clients accepted and never served while others are
+SERVER_EXITED = "server-exited"  # the server ended with clients connected (served N clients, then exit())
 ONE_AT_A_TIME = "one-at-a-time"
 LIMIT = "limit"  # a fixed number served at once
 BACKLOG = "backlog"  # handshakes waited for SYN retransmission

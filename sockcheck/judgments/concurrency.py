@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sockcheck.judgments.causes import (BACKLOG, CROSSED, LIMIT, NEVER_SERVED, ONE_AT_A_TIME, STALLED, names_causes,
-                                        stream_cause)
+from sockcheck.judgments.causes import (BACKLOG, CROSSED, LIMIT, NEVER_SERVED, ONE_AT_A_TIME, SERVER_EXITED, STALLED,
+                                        names_causes, stream_cause)
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, Violation, ordinal, violation
 
@@ -83,24 +83,33 @@ def served_at_once_cause(served: int) -> str:
     return ONE_AT_A_TIME if served <= 1 else LIMIT
 
 
-@names_causes(NEVER_SERVED, STALLED, served_at_once_cause)
-def shortfall_cause(served: int, stuck: bool, partly: int = 0) -> str:
+@names_causes(SERVER_EXITED, NEVER_SERVED, STALLED, served_at_once_cause)
+def shortfall_cause(served: int, stuck: bool, partly: int = 0, exited: bool = False) -> str:
     """Why clients connected at once were not all served: some never are while others are (``stuck``, a
     descriptor handed over by pointer or a client dropped from the set), ``partly`` clients got part of
     their bytes and then nothing (a read that does not drain the socket), or the server serves ``served``
-    at a time."""
+    at a time; or the server ended (``exited``) with clients connected."""
+    if exited:
+        return SERVER_EXITED
     if stuck:
         return NEVER_SERVED
     return STALLED if partly else served_at_once_cause(served)
 
 
 @names_causes(BACKLOG, shortfall_cause)
-def burst_cause(served: int, stuck: bool, retransmitted: bool, partly: int = 0) -> str:
+def burst_cause(served: int, stuck: bool, retransmitted: bool, partly: int = 0, exited: bool = False) -> str:
     """shortfall_cause(), or, when the handshakes or echoes came in waves (``retransmitted``) and none is
     stuck or cut short, a listen backlog the burst overflowed."""
-    if retransmitted and not stuck and not partly:
+    if retransmitted and not stuck and not partly and not exited:
         return BACKLOG
-    return shortfall_cause(served, stuck, partly)
+    return shortfall_cause(served, stuck, partly, exited)
+
+
+def gone_with_clients(exit_words: str | None) -> str:
+    """After a shortfall, a server that ended on its own once the clients let go (``exit_words``:
+    ``exited with status 0``) left the rest unserved for good: lost, not late."""
+    return (f"; once the served clients closed, the server {exit_words} on its own, with clients still "
+            f"connected: they are never served") if exit_words else ""
 
 
 def partly_served(received: list[bytes], expected: list[bytes]) -> int:

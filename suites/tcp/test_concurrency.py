@@ -7,12 +7,14 @@ import time
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.causes import stream_cause
 from sockcheck.judgments.concurrency import (accept_queue_overflowed, burst_cause, describe_next_served,
-                                             describe_waves, judge_own_bytes, partly_served, served_figures,
-                                             shortfall_cause, waves)
+                                             describe_waves, gone_with_clients, judge_own_bytes, partly_served,
+                                             served_figures, shortfall_cause, waves)
 from sockcheck.judgments.model import Observation, observed_model
+from sockcheck.launch.launcher import describe_exit
 from sockcheck.launch.proctree import TreeCounts, tree_counts
 from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
 from sockcheck.net.stream import StreamResult, exchange, unacknowledged_bytes
+from sockcheck.polling import poll_until
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import violation
 
@@ -84,16 +86,30 @@ def test_parallel(target, payloads, prompt, deadline, note, observe):
                  f"all done in {max(r.finished for r in done):.2f}s")
             return
         after, stuck = next_served(socks, results, expected, prompt)
-        if model is not None and served == 1 and after and not stuck:
+        gone = gone_with_clients(_ends_on_its_own(target, socks, prompt))
+        if model is not None and served == 1 and after and not stuck and not gone:
             observe("model", model)  # one served, the next served once it closed: one client at a time
-        # Clients connected and never served while others are: data loss, whatever the check's level.
+        # Clients connected and never served while others are, or left by a server that ended: data
+        # loss, whatever the check's level.
         raise violation("parallel clients", f"each of {PARALLEL_CLIENTS} clients to get exactly its own bytes "
-                        f"within {within:.1f}s", figures + after, level=MUST if stuck else None,
+                        f"within {within:.1f}s", figures + after + gone, level=MUST if stuck or gone else None,
                         cause=shortfall_cause(sum(1 for got in received if got), stuck,
-                                              partly_served(received, expected)))
+                                              partly_served(received, expected), exited=bool(gone)))
     finally:
         for sock in socks:
             sock.close()
+
+
+def _ends_on_its_own(target, socks, prompt: float) -> str | None:
+    """After a shortfall: close the clients and see whether the server then ends on its own
+    (``exited with status 0``), as a server that serves N clients and returns does; None when it
+    keeps running (or is not ours to watch)."""
+    if not target.spec.managed:
+        return None
+    for sock in socks:
+        sock.close()
+    _, status = poll_until(target.exited, lambda status: status is not None, prompt)
+    return describe_exit(status) if status is not None else None
 
 
 def model_of(before: TreeCounts, during: TreeCounts, served: int) -> str:
@@ -201,10 +217,12 @@ def test_burst_accept(target, payloads, prompt, deadline, note):
         if retransmitted:
             figures += ": the clients beyond what the accept queue holds waited for retransmission"
         after, stuck = next_served(socks, results, expected, prompt)
+        gone = gone_with_clients(_ends_on_its_own(target, socks, prompt))
         raise violation("burst accept", f"each of {BURST_CLIENTS} clients connected at once echoed its own bytes "
-                        f"within {within:.1f}s", f"{got} ({figures}){after}", level=MUST if stuck else None,
+                        f"within {within:.1f}s", f"{got} ({figures}){after}{gone}",
+                        level=MUST if stuck or gone else None,
                         cause=burst_cause(sum(1 for r in results if r.data), stuck, retransmitted,
-                                          partly_served([r.data for r in results], expected)))
+                                          partly_served([r.data for r in results], expected), exited=bool(gone)))
     finally:
         for sock in socks:
             sock.close()
