@@ -219,8 +219,13 @@ def test_capture_closes_its_packet_socket():
 
 
 def test_auto_gives_six_workers_per_core(sockcheck):
-    """`-n auto` is documented to start six workers per core (checks mostly wait); it silently fell to one."""
-    manifest = sockcheck.manifest(control())
-    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "-n", "auto")
+    """`-n auto` is documented to start six workers per core (checks mostly wait); it silently fell to one.
+    A run of few targets gets two workers per target: starting more costs more than they overlap."""
+    one = sockcheck.run("--targets-file", str(sockcheck.manifest(control())), "-k", ROUNDTRIP, "-n", "auto")
+    assert one.ret == 0, str(one)
+    assert one.doc["run"]["workers"] == 2, one.doc["run"]
+    many = [target_toml(f"c-epoll-{i}", c_command("epoll_echo"), model="epoll") for i in range(8)]
+    run = sockcheck.run("--targets-file", str(sockcheck.manifest(*many, name="many.toml")), "-k", ROUNDTRIP,
+                        "-n", "auto")
     assert run.ret == 0, str(run)
-    assert run.doc["run"]["workers"] == min(6 * (os.cpu_count() or 1), 32), run.doc["run"]
+    assert run.doc["run"]["workers"] == min(6 * (os.cpu_count() or 1), 32, 2 * 8), run.doc["run"]
