@@ -41,9 +41,12 @@ static void sig_term(int signo)
 static void sig_chld(int signo)
 {
     int stat, saved = errno;
+    pid_t pid;
 
     (void)signo;
-    waitpid(-1, &stat, WNOHANG); /* BUG: one child per signal */
+    pid = waitpid(-1, &stat, WNOHANG); /* BUG: one child per signal */
+    printf("child %d terminated\n", (int)pid); /* as Stevens' sig_chld prints it */
+    fflush(stdout);
     errno = saved;
 }
 
