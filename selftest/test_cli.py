@@ -126,11 +126,11 @@ def test_answered_quickly_without_building_or_pytest(args, monkeypatch, capsys):
     def no_build(version):
         raise AssertionError("built the bundled targets")
 
-    def no_exec(path, argv):
+    def no_exec(path, argv, env):
         raise AssertionError(f"became {argv}")
 
     monkeypatch.setattr(layout, "built_targets", no_build)
-    monkeypatch.setattr(os, "execv", no_exec)
+    monkeypatch.setattr(os, "execve", no_exec)
     start = time.monotonic()
     assert cli.main(list(args)) == 0
     assert time.monotonic() - start < 2.0
@@ -144,12 +144,13 @@ def test_pytest_help_is_pytests_with_the_plugin(monkeypatch):
     def no_build(version):
         raise AssertionError("built the bundled targets")
 
-    def record_exec(path, argv):
+    def record_exec(path, argv, env):
         became.append(argv)
+        assert env[cli.COMMAND_VARIABLE] == "sockcheck" and cli.COMMAND_VARIABLE not in os.environ
         raise SystemExit(0)  # stands for the exec, which does not return
 
     monkeypatch.setattr(layout, "built_targets", no_build)
-    monkeypatch.setattr(os, "execv", record_exec)
+    monkeypatch.setattr(os, "execve", record_exec)
     with pytest.raises(SystemExit):
         cli.main(["--pytest-help"])
     argv = became[0]
