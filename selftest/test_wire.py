@@ -206,3 +206,14 @@ def test_an_interrupted_answer_ends_the_capture_process(capture_here, monkeypatc
     assert not any("capture/process.py" in " ".join(p.cmdline()) for p in psutil.Process().children())
     capture.stop()
     assert capture.problem == "harness: the capture was interrupted"
+
+
+def test_evidence_files_keep_a_dotted_target_name():
+    """with_suffix() used to cut a target named py-3.11 at its dot: two targets could share a file."""
+    from sockcheck.capture.ladder import evidence_path
+
+    folder = Path("/r")
+    assert evidence_path(folder, "suites/tcp/test_close.py::test_fin_not_rst[py-3.11]", ".pcap") == \
+        folder / "test_fin_not_rst_py-3.11_.pcap"
+    assert evidence_path(folder, "x.py::t[py-3.12]", ".ladder.txt") != evidence_path(folder, "x.py::t[py-3.11]",
+                                                                                      ".ladder.txt")

@@ -10,6 +10,7 @@ import os
 import time
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 from sockcheck.capture.pcap import RawSegment, extract
 
@@ -122,3 +123,9 @@ def evidence_name(nodeid: str) -> str:
     """A file-system-safe stem for a test's evidence files."""
     keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in nodeid.split("::")[-1])
     return keep[:120] or f"case-{os.getpid()}-{time.monotonic_ns()}"
+
+
+def evidence_path(folder: Path, nodeid: str, suffix: str) -> Path:
+    """``folder/STEM.ladder.txt``: the suffix is appended to the stem, never put in place of what
+    follows a dot in it (a target named ``py-3.11`` keeps its name)."""
+    return folder / f"{evidence_name(nodeid)}{suffix}"
