@@ -316,8 +316,9 @@ def model_lines(verdicts: Verdicts) -> list[str]:
     when it ignored ``{port}`` (``me: listens on 127.0.0.1:9000, whatever {port} says; checked there``);
     the model of a target that declares none, or whose declared model disagrees with it."""
     lines = []
+    everything = verdicts.observed()
     for name, meta in verdicts.targets.items():
-        observed = verdicts.observed(name)
+        observed = everything[name]
         if observed.get("port"):
             lines.append(f"{name}: listens on {observed['port']}; checked there")
         seen = observed.get("model")

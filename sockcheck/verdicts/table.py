@@ -37,12 +37,11 @@ class Verdicts:
         if verdict.isolation:
             self.isolation.add(verdict.isolation)
 
-    def observed(self, target: str) -> dict[str, str]:
-        """What the checks observed of a target's server (``model``, ...), in check order."""
-        facts: dict[str, str] = {}
+    def observed(self) -> dict[str, dict[str, str]]:
+        """{target: what the checks observed of its server (``model``, ``port``)}, in one pass."""
+        facts: dict[str, dict[str, str]] = {name: {} for name in self.targets}
         for case in sorted(self.cases.values(), key=lambda c: c.nodeid):
-            if case.target == target:
-                facts.update(case.facts)
+            facts.setdefault(case.target, {}).update(case.facts)
         return facts
 
     def by_target(self) -> dict[str, dict[str, dict]]:
@@ -79,6 +78,7 @@ class Verdicts:
 
     def document(self, run: dict) -> dict:
         table = self.by_target()
+        observed = self.observed()
         ran = [c for c in self.check_order if any(c in checks for checks in table.values())]
         document = {
             "schema": SCHEMA,
@@ -86,7 +86,7 @@ class Verdicts:
             "checks": {check: check_json(check) for check in ran if check in CATALOGUE},
             "targets": {
                 name: {"transport": meta["transport"], "model": meta["model"], "gate": meta.get("gate"),
-                       "observed": self.observed(name), "checks": table.get(name, {})}
+                       "observed": observed[name], "checks": table.get(name, {})}
                 for name, meta in self.targets.items()
             },
         }
