@@ -7,13 +7,15 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import time
 
 import pytest
 
-from sockcheck.launch.launcher import LaunchError, RunningTarget
+from sockcheck.launch.launcher import LaunchError, OtherFamily, RunningTarget
 from sockcheck.launch.manifest import TargetSpec
 from sockcheck.launch.ports import PortAllocator
 from sockcheck.net import socket_table
+from sockcheck.net.socket_table import TcpSocket
 from selftest.running import ROOT, SELFTEST_TARGETS, describe, wait_no_leftovers, zombie_children
 
 # Below the allocator's 10000..32767, so no case is ever given it as {port}; each port belongs to one
@@ -186,3 +188,35 @@ def test_server_sockets_carry_their_inode():
         mine = socket_table.socket_inodes([os.getpid()])
         rows = [record for record in socket_table.server_sockets("tcp") if record.row.local[1] == port]
         assert len(rows) == 1 and rows[0].inode in mine, rows
+
+
+# -- a server of the other address family -------------------------------------------------
+
+def test_an_ipv4_only_server_asked_for_ipv6_is_told_at_once():
+    """A server started with {host} = ::1 that listens on IPv4 only will not serve IPv6 by waiting:
+    the launch says so once its sockets have settled, well before ready_timeout (5 s)."""
+    spec = TargetSpec(name="v4", transport="tcp", source="selftest", cwd=SELFTEST_TARGETS,
+                      command=("{python}", "echo.py", "{port}"))  # binds 127.0.0.1, whatever {host} is
+    running = RunningTarget(spec, "::1", PortAllocator().allocate("::1", "tcp"))
+    began = time.monotonic()
+    try:
+        with pytest.raises(OtherFamily, match=r"^v4: listens only on 127\.0\.0\.1:\d+, which takes no traffic "
+                                              r"for ::1$"):
+            running.start()
+        assert time.monotonic() - began < spec.ready_timeout / 2
+    finally:
+        running.close()
+
+
+@pytest.mark.parametrize("local, v6only, host, other", [
+    ("127.0.0.1", False, "::1", True), ("0.0.0.0", False, "::1", True),
+    ("::", False, "::1", False), ("::1", False, "::1", False),
+    ("::", False, "127.0.0.1", False), ("::", True, "127.0.0.1", True), ("::1", False, "127.0.0.1", True),
+    ("0.0.0.0", False, "127.0.0.1", False),
+])
+def test_other_family(local, v6only, host, other):
+    """A dual-stack :: takes IPv4 too; an IPv6-only one, ::1, or an IPv4 address takes the other family's
+    traffic not at all (an IPv4-mapped address reads as the IPv4 one in the table)."""
+    family = socket.AF_INET6 if ":" in local else socket.AF_INET
+    row = TcpSocket((local, 9000), ("0.0.0.0", 0), "LISTEN", family, v6only)
+    assert socket_table.other_family(row, host) is other

@@ -1,5 +1,5 @@
 """The launcher against hostile targets (selftest/targets/): launch errors, teardown, leftovers;
-and direct unit tests of BoundedLog and RunningTarget.  (A target on a port of its own:
+and direct unit tests of BoundedLog and RunningTarget.  (A target on a port of its own, or of the other address family:
 selftest/test_fixed_port.py.)"""
 
 from __future__ import annotations

@@ -7,7 +7,11 @@ import hashlib
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.causes import stream_cause
 from sockcheck.net.stream import COMPLETE, exchange
-from sockcheck.verdicts.findings import describe_stream, violation
+from sockcheck.launch.launcher import LaunchError
+from sockcheck.net.serving import ROUNDTRIP
+from sockcheck.net.sockets import tcp_connect
+from sockcheck.verdicts.catalogue import IPV4_HOST
+from sockcheck.verdicts.findings import Inconclusive, describe_stream, violation
 
 LARGE = 8 * 1024 * 1024
 
@@ -87,21 +91,44 @@ def test_large(target, tcp_client, payloads, prompt):
 
 
 @check("tcp.echo.ipv6")
-def test_ipv6(target, tcp_client, payloads, prompt):
+def test_ipv6(target, tcp_client, payloads, prompt, fresh_launch):
     """IPv6 needs an AF_INET6 socket and a sockaddr_in6; code that hard-codes
     sockaddr_in or inet_addr() cannot do it.
 
-    Rule: A server that claims IPv6 listens on ::1 when started with {host} =
-    ::1 and echoes there.
+    Rule: A server that serves IPv6 listens on ::1 when started with {host} =
+    ::1 and echoes there as it does over IPv4.
 
     Pass: 32 bytes sent to [::1] come back unchanged, promptly.
 
     Setup: the target is started with {host} = ::1; 32 seeded bytes on a fresh
-    connection to it.
+    connection to it.  Whether it serves IPv6 is observed: a target that,
+    started so, listens only on IPv4 sockets (or exits) does not serve IPv6,
+    and the check does not apply to it, saying what it saw; a target that
+    claims ``ipv6`` fails instead.
 
-    Attribution: none.  A server that does not serve on ::1 when started with
-    {host} = ::1 fails here; the IPv4 checks are not affected.
+    Attribution: when the echo over ::1 is wrong, the same 32 bytes go to a
+    fresh launch over IPv4 (127.0.0.1); if they fail there too, the fault is
+    the echo's (tcp.echo.roundtrip) and this check says it cannot judge.
     """
     payload = payloads.data(32)
     result = exchange(tcp_client(), payload, expect=len(payload), idle_timeout=prompt)
+    if result.data != payload:
+        over_ipv4 = ipv4_echo_fault(fresh_launch, payload, prompt)
+        if over_ipv4:
+            raise Inconclusive("tcp.echo.ipv6", f"the echo fails over IPv4 too ({over_ipv4})", ROUNDTRIP)
     expect_echo("IPv6 echo", result, payload, prompt)
+
+
+def ipv4_echo_fault(fresh_launch, payload: bytes, prompt: float) -> str | None:
+    """How the echo of ``payload`` fails on a fresh launch of the target over IPv4, or None when it works."""
+    try:
+        with fresh_launch(IPV4_HOST) as twin:
+            with tcp_connect(twin.address, prompt) as sock:
+                result = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+    except LaunchError as exc:
+        return str(exc)
+    except ConnectionError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if result.data == payload:
+        return None
+    return f"{describe_stream(payload, result.data)} {result.describe_end()}".strip()

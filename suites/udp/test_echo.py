@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.causes import NO_REPLY, OTHER_SOCKET, datagram_cause
-from sockcheck.verdicts.findings import violation
+from sockcheck.launch.launcher import LaunchError
+from sockcheck.net.sockets import udp_socket
+from sockcheck.verdicts.catalogue import IPV4_HOST
+from sockcheck.verdicts.findings import Inconclusive, violation
 
 
 @check("udp.echo.roundtrip")
@@ -37,25 +40,54 @@ def test_roundtrip(target, udp_client, payloads, prompt):
 
 
 @check("udp.echo.ipv6")
-def test_ipv6(target, udp_client, payloads, prompt):
-    """Rule: A server that claims IPv6 answers on ::1 when started with {host}
-    = ::1.
+def test_ipv6(target, udp_client, payloads, prompt, fresh_launch):
+    """Rule: A server that serves IPv6 answers on ::1 when started with {host}
+    = ::1, as it does over IPv4.
 
     Pass: the datagram comes back unchanged, promptly.
 
     Setup: the target is started with {host} = ::1; a 32-byte datagram is sent
-    to [::1].
+    to [::1].  Whether it serves IPv6 is observed: a target that, started so,
+    binds only IPv4 sockets (or exits) does not serve IPv6, and the check does
+    not apply to it, saying what it saw; a target that claims ``ipv6`` fails
+    instead.
 
-    Attribution: none.  A server that does not serve on ::1 when started with
-    {host} = ::1 fails here; the IPv4 checks are not affected.
+    Attribution: when the reply over ::1 is missing or wrong, the same
+    datagram goes to a fresh launch over IPv4 (127.0.0.1); if it fails there
+    too, the fault is the echo's (udp.echo.roundtrip) and this check says it
+    cannot judge.  A server that keeps the peer in a sockaddr_in answers over
+    IPv4 only and fails here.
     """
-    sock = udp_client()
     payload = payloads.data(32)
-    sock.sendto(payload, target.address)
-    try:
-        data = sock.recv(65536)
-    except TimeoutError:
-        raise violation("udp IPv6 echo", f"a reply within {prompt:.1f}s", "no reply") from None
+    data = _echo(udp_client(), payload, target.address)
+    if data != payload:
+        over_ipv4 = _ipv4_echo_fault(fresh_launch, payload, prompt)
+        if over_ipv4:
+            raise Inconclusive("udp.echo.ipv6", f"the echo fails over IPv4 too ({over_ipv4})", "udp.echo.roundtrip")
+    if data is None:
+        raise violation("udp IPv6 echo", f"a reply within {prompt:.1f}s", "no reply (over IPv4 it answers)",
+                        cause=NO_REPLY)
     if data != payload:
         raise violation("udp IPv6 echo", f"the same {len(payload)} bytes", f"{len(data)} bytes that differ",
                         cause=datagram_cause(payload, [data]))
+
+
+def _echo(sock, payload: bytes, address: tuple[str, int]) -> bytes | None:
+    """The reply to one datagram, None when none came within the socket's timeout."""
+    sock.sendto(payload, address)
+    try:
+        return sock.recv(65536)
+    except TimeoutError:
+        return None
+
+
+def _ipv4_echo_fault(fresh_launch, payload: bytes, prompt: float) -> str | None:
+    """How the echo of ``payload`` fails on a fresh launch of the target over IPv4, or None when it works."""
+    try:
+        with fresh_launch(IPV4_HOST) as twin, udp_socket(twin.address, prompt) as sock:
+            data = _echo(sock, payload, twin.address)
+    except LaunchError as exc:
+        return str(exc)
+    if data == payload:
+        return None
+    return "no reply" if data is None else f"{len(data)} bytes that differ"
