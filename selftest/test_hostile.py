@@ -229,3 +229,32 @@ def test_auto_gives_six_workers_per_core(sockcheck):
                         "-n", "auto")
     assert run.ret == 0, str(run)
     assert run.doc["run"]["workers"] == min(6 * (os.cpu_count() or 1), 32, 2 * 8), run.doc["run"]
+
+# -- what of the runner a target sees, and what of a target a person sees ---------------------------
+
+def test_no_variable_of_the_runner_reaches_a_target(sockcheck, monkeypatch):
+    """The runner's environment holds secrets in CI: a target gets PATH, LANG, HOME, TMPDIR, the launch's
+    variables and its manifest's env, nothing else (hostile_env.py refuses to serve if it sees more);
+    its build step sees none of them either (the build fails if it does)."""
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "runner-secret")
+    monkeypatch.setenv("GITHUB_TOKEN", "runner-token")
+    build = ["sh", "-c", 'test -z "$AWS_SECRET_ACCESS_KEY$GITHUB_TOKEN" && test "$HOSTILE_OWN" = 1']
+    manifest = sockcheck.manifest(target_toml("env", sockcheck.script("hostile_env.py"), env={"HOSTILE_OWN": "1"},
+                                              build=build), control())
+    for sandbox_mode in ("on", "off"):
+        run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, "--sandbox", sandbox_mode, *FAST)
+        assert run.outcome("env", ROUNDTRIP) == "passed", str(run)
+        assert "runner-secret" not in run.stdout + run.stderr
+
+
+def test_a_targets_escape_sequences_reach_no_terminal(sockcheck):
+    """A target's output is shown with its control characters escaped: it cannot clear the screen,
+    retitle the terminal, colour a fake summary line or overwrite a line with a carriage return."""
+    manifest = sockcheck.manifest(target_toml("terminal", sockcheck.script("hostile_terminal.py")))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP, *FAST)
+    assert run.outcome("terminal", ROUNDTRIP) == "error", str(run)
+    shown = run.stdout + run.stderr
+    assert "\\x1b[2J" in shown and "\\x0dOVERWRITTEN" in shown, shown
+    for control_character in ("\x1b", "\x07", "\r", "\x9b"):
+        assert control_character not in shown, repr(control_character)
+    assert "\x1b" not in json.dumps(run.doc, ensure_ascii=False)

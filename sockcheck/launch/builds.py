@@ -3,6 +3,7 @@ the first launch, in the sandbox the target itself runs in."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from sockcheck import __version__
@@ -21,8 +22,9 @@ def run_builds(targets: list[TargetSpec], scale: float = 1.0,
     """Run each distinct build command once; returns {target name: one-line failure}.
 
     A build step is the target's own code (a student's Makefile), so it runs
-    in the sandbox as the target does; its folder must be writable by the
-    sandbox user when there is something to build.
+    in the sandbox as the target does, with the same minimal environment
+    (sandbox.minimal_env); its folder must be writable by the sandbox user
+    when there is something to build.
     """
     outcome: dict[tuple[tuple[str, ...], str], str | None] = {}
     failures: dict[str, str] = {}
@@ -36,16 +38,19 @@ def run_builds(targets: list[TargetSpec], scale: float = 1.0,
             trusted = layout.is_bundled(spec.source, __version__)
             chosen = sandbox_mod.for_target(sandbox or sandbox_mod.Sandbox(sandbox_mod.OFF, "not asked"),
                                             spec.sandbox and not trusted)
-            outcome[key] = _build(spec, layout.BUILD_TIMEOUT * scale, chosen)
+            # Only the suite's own builds see the runner's environment (a compiler setting, say).
+            env = {**os.environ, **spec.env} if trusted else dict(spec.env)
+            outcome[key] = _build(spec, layout.BUILD_TIMEOUT * scale, chosen, env)
         if outcome[key]:
             failures[spec.name] = outcome[key]
     return failures
 
 
-def _build(spec: TargetSpec, timeout: float, sandbox: sandbox_mod.Sandbox) -> str | None:
+def _build(spec: TargetSpec, timeout: float, sandbox: sandbox_mod.Sandbox, env: dict[str, str]) -> str | None:
     command = " ".join(spec.build)
     try:
         result = sandbox_mod.run_as(sandbox, list(spec.build), BUILD_LIMITS, sandbox_mod.run_folder(RUN_ID),
+                                    env,
                                     cwd=spec.cwd, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                                     start_new_session=True)

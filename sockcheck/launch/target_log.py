@@ -1,4 +1,5 @@
-"""A target's combined stdout and stderr, kept bounded and drained by a thread of its own."""
+"""A target's combined stdout and stderr, kept bounded and drained by a thread of its own, read
+with its control characters escaped (sockcheck/printable.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 import select
 import threading
 from collections import deque
+
+from sockcheck.printable import printable
 
 LOG_HEAD_BYTES = 16 * 1024
 LOG_TAIL_BYTES = 48 * 1024
@@ -97,7 +100,7 @@ class BoundedLog:
         body = head.decode(errors="replace")
         if omitted > 0:
             body += f"\n[... {omitted} bytes omitted ...]\n"
-        return body + tail.decode(errors="replace")
+        return printable(body + tail.decode(errors="replace"))
 
     def last_lines(self, count: int = 5) -> str:
         lines = [line for line in self.text().splitlines() if line.strip()]
