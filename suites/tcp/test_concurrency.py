@@ -13,7 +13,7 @@ from sockcheck.judgments.model import Observation, observed_model
 from sockcheck.launch.launcher import describe_exit
 from sockcheck.launch.proctree import TreeCounts, tree_counts
 from sockcheck.net.crowd import converse, converse_through_retransmission, open_many
-from sockcheck.net.stream import StreamResult, exchange, unacknowledged_bytes
+from sockcheck.net.stream import TIMEOUT, StreamResult, exchange, unacknowledged_bytes
 from sockcheck.polling import poll_until
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import violation
@@ -124,11 +124,14 @@ def next_served(socks, results: list[StreamResult], expected: list[bytes], promp
 
     A server that serves N at once serves the next client as soon as a
     slot frees: that tells a concurrency limit from a server that stopped.
-    Only clients whose bytes the server's kernel has acknowledged are
-    waiting for the server; the others wait for retransmission.
+    Only clients still connected (no EOF, no RST) whose bytes the server's
+    kernel has acknowledged are waiting for the server; the others wait for
+    retransmission, or were turned away (a server at its connection limit
+    that accepts and closes, as ncat's --max-conns does: a capacity figure).
     """
     done = [i for i, (r, want) in enumerate(zip(results, expected)) if r.data == want]
-    waiting = [i for i, r in enumerate(results) if not r.data and not unacknowledged_bytes(socks[i])]
+    waiting = [i for i, r in enumerate(results)
+               if not r.data and r.end == TIMEOUT and not unacknowledged_bytes(socks[i])]
     if not done or not waiting:
         return "", False
     socks[done[0]].close()
