@@ -5,8 +5,10 @@ replies reached whom, and the verdict each check raises from that, with the caus
 from __future__ import annotations
 
 from sockcheck.judgments import causes
-from sockcheck.judgments.udp import (as_concatenation, boundaries_finding, judge_boundaries, judge_burst,
-                                     judge_reply_to_sender, sizes, sort_replies, tally_burst)
+from sockcheck.judgments.udp import (Reached, as_concatenation, boundaries_finding, carries, judge_boundaries,
+                                     judge_burst, judge_connected_client, judge_reply_to_sender, sizes,
+                                     sort_replies, tally_burst)
+from sockcheck.net.payloads import Payloads
 from sockcheck.verdicts.catalogue import MUST
 from sockcheck.verdicts.findings import Inconclusive, Violation
 
@@ -40,7 +42,8 @@ def test_burst_tally_counts_loss_duplicates_alterations_and_reshapes():
 
 def test_replies_are_attributed_to_their_sender_even_when_merged():
     mine, theirs = [b"a" * 64, b"b" * 64], [b"c" * 64, b"d" * 64]
-    assert sort_replies([mine, theirs], [[mine[0] + mine[1]], [theirs[0], mine[1]]]) == [(2, 0), (1, 1)]
+    assert sort_replies([mine, theirs], [[mine[0] + mine[1]], [theirs[0], mine[1]]]) == [
+        Reached(own=2, changed=0, cut=0, foreign=0, unknown=0), Reached(own=1, changed=0, cut=0, foreign=1, unknown=0)]
 
 
 def test_boundaries_finding_names_the_wrong_replies_then_attributes_silence_and_loss():
@@ -95,6 +98,79 @@ def test_reply_to_sender_fails_on_a_foreign_or_a_missing_datagram():
     missing = judge_reply_to_sender([mine, theirs], [[*mine], [theirs[0]]])
     assert str(missing) == ("reply to sender: expected client 2 to receive its own 2 datagrams only; "
                             "got 1 of its own and 0 of the other client's")
+
+
+# Two clients' 64-byte datagrams, seeded as the check seeds them: a 30-byte part names its datagram.
+PEERS = Payloads(7, "udp.peers.reply-to-sender", "selftest")
+OURS = [[PEERS.data(64, f"client{c}-{i}") for i in range(8)] for c in range(2)]
+
+
+def altered(datagram: bytes) -> bytes:
+    """The datagram with one byte changed and a newline added, as a server that edits what it echoes."""
+    return datagram[:20] + bytes([datagram[20] ^ 1]) + datagram[21:] + b"\n"
+
+
+def test_a_cut_or_altered_reply_still_names_its_datagram():
+    datagram, other = OURS[0][0], OURS[1][0]
+    assert carries(datagram[:30], datagram) and carries(datagram[:4], datagram)
+    assert carries(altered(datagram), datagram) and carries(b"echo: " + datagram[10:50] + b"\n", datagram)
+    assert not carries(datagram[:30], other) and not carries(other[:30], datagram)
+    assert not carries(datagram[:3], datagram)  # too short to tell whose it is
+    assert not any(carries(d[:30], e) for c in OURS for d in c for e in OURS[0] + OURS[1] if e is not d)
+
+
+def test_replies_cut_at_the_right_sender_are_the_truncation_checks_finding():
+    """A 30-byte receive buffer: each client got its own datagrams, cut.  This used to fail with 'got 0 of
+    its own and 0 of the other client's'."""
+    cut = judge_reply_to_sender(OURS, [[d[:30] for d in OURS[0]], [d[:30] for d in OURS[1]]])
+    assert isinstance(cut, Inconclusive) and cut.owner == "udp.datagram.max-size"
+    assert str(cut) == ("cannot judge reply to sender: every datagram's reply reached its own client, but 16 of 16 "
+                        "came back cut (see udp.datagram.max-size)")
+    changed = judge_reply_to_sender(OURS, [[altered(d) for d in OURS[0]], [d[:30] for d in OURS[1]]])
+    assert isinstance(changed, Inconclusive) and changed.owner == "udp.echo.roundtrip"
+    assert "16 of 16 came back cut or altered" in str(changed)
+    garbled = judge_reply_to_sender(OURS, [[bytes(64)] * 8, [bytes(64)] * 8])
+    assert isinstance(garbled, Inconclusive) and garbled.owner == "udp.echo.roundtrip"
+    assert "16 of 16 replies carry no part of a datagram sent" in str(garbled)
+
+
+def test_cut_replies_at_the_wrong_peer_or_missing_still_fail():
+    crossed = judge_reply_to_sender(OURS, [[d[:30] for d in OURS[0] + OURS[1]], []])
+    assert isinstance(crossed, Violation) and str(crossed) == (
+        "reply to sender: expected client 1 to receive its own 8 datagrams only; "
+        "got 8 of its own (8 cut or altered) and 8 of the other client's")
+    missing = judge_reply_to_sender(OURS, [[d[:30] for d in OURS[0]], []])
+    assert isinstance(missing, Violation) and str(missing).endswith("got 0 of its own and 0 of the other client's")
+
+
+def test_reply_to_sender_in_silence_asks_whether_a_lone_client_is_answered():
+    silent = judge_reply_to_sender(OURS, [[], []], lone_echo=False)
+    assert isinstance(silent, Inconclusive) and silent.owner == "udp.echo.roundtrip"
+    assert str(silent) == ("cannot judge reply to sender: no datagram came back to either client, nor to a lone "
+                           "client (see udp.echo.roundtrip)")
+    elsewhere = judge_reply_to_sender(OURS, [[], []], lone_echo=True)
+    assert isinstance(elsewhere, Violation) and str(elsewhere).endswith(
+        "got 0 of its own and 0 of the other client's, while a lone client's datagram is answered")
+
+
+def test_connected_client_judges_where_the_reply_went_not_its_bytes():
+    sent, server = OURS[0][0][:32], "127.0.0.1:7"
+    assert judge_connected_client(sent, [sent], 2.0, server, None) is None
+    cut = judge_connected_client(sent, [sent[:30]], 2.0, server, None)
+    assert isinstance(cut, Inconclusive) and cut.owner == "udp.datagram.max-size"
+    assert str(cut) == ("cannot judge connected client: the reply reached the connect()ed socket, but cut to 30 of "
+                        "its 32 bytes (see udp.datagram.max-size)")
+    changed = judge_connected_client(sent, [altered(sent)], 2.0, server, None)
+    assert isinstance(changed, Inconclusive) and changed.owner == "udp.echo.roundtrip"
+    assert "but altered (33 bytes for 32)" in str(changed)
+    silent = judge_connected_client(sent, [], 2.0, server, None)
+    assert isinstance(silent, Inconclusive) and silent.owner == "udp.echo.roundtrip"
+    other_port = judge_connected_client(sent, [], 2.0, server, "127.0.0.1:40000")
+    assert isinstance(other_port, Violation) and other_port.cause == causes.OTHER_SOCKET
+    assert str(other_port) == ("connected client: expected the 32 bytes back on a connect()ed socket within 2.0s; "
+                               "got no reply on it, while an unconnected socket's datagram was answered from "
+                               "127.0.0.1:40000")
+    assert judge_connected_client(sent, [], 2.0, server, server).cause == causes.NO_REPLY
 
 
 def test_sizes_are_said_as_a_list():
