@@ -5,10 +5,13 @@ the sandbox's own uid: a root run."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import socket
 import tempfile
 from pathlib import Path
 
+import psutil
 import pytest
 
 from sockcheck.launch import sandbox
@@ -127,11 +130,13 @@ def test_a_root_only_folder_is_named(sockcheck, tmp_path):
 @needs_sandbox_user
 def test_a_killed_workers_homes_are_removed(sockcheck, tmp_path):
     """A worker killed mid-case (SIGKILL, the OOM killer) cannot remove its target's private home: the
-    homes live in the run's folder, and the controller removes that at the end of the run."""
+    homes live in the run's folder, and the controller removes that at the end of the run.  (Without
+    sockcheck-enter, that is: with it, a launch's home is its private /tmp, which ends with it.)"""
     run_id = "selftest-homes"
     home = sandbox.run_folder(run_id)
     try:
-        box = sandbox.choose("on", sandbox.BUILD_UID)
+        box = dataclasses.replace(sandbox.choose("on", sandbox.BUILD_UID), enter="")
+        assert sandbox.choose("on", sandbox.BUILD_UID).private_home("private", home) is None
         left = box.private_home("orphaned", home)
         (left / "written-by-the-target").write_text("x")
         assert left.parent == home and home.stat().st_mode & 0o777 == 0o755
@@ -139,3 +144,67 @@ def test_a_killed_workers_homes_are_removed(sockcheck, tmp_path):
         assert not home.exists()
     finally:
         sandbox.remove_run_folder(run_id)
+
+
+# -- a launch is contained as a whole: its cgroup, its mounts -----------------------------------
+
+def _run_uid_processes(run_id: str) -> list[psutil.Process]:
+    uid = sandbox.target_uid(run_id, 0)
+    return [proc for proc in psutil.process_iter(["uids"]) if proc.info["uids"] and proc.info["uids"].real == uid]
+
+
+@needs_sandbox_user
+def test_a_detached_process_dies_with_its_launch(sockcheck):
+    """hostile_detaches.py leaves a killer that no tracking by tree, session or environment sees, which
+    SIGKILLs every process of its uid once its server is gone.  The launch's cgroup ends it at teardown,
+    so the correct server that runs next as the same uid (one worker) passes every case."""
+    manifest = sockcheck.manifest(target_toml("detaches", sockcheck.script("hostile_detaches.py")), control())
+    run = sockcheck.run("--targets-file", str(manifest), "-k", "tcp.echo and not ipv6", "-n", "0")
+    for check in ("tcp.echo.roundtrip", "tcp.echo.binary", "tcp.echo.large"):
+        assert run.outcome("detaches", check) == "passed", str(run)
+        assert run.outcome("c-epoll", check) == "passed", str(run)
+    assert not _run_uid_processes(run.run_id)
+
+
+@needs_sandbox_user
+def test_a_launch_has_its_own_tmp_and_sees_nothing_of_the_machine(sockcheck, drop_box):
+    """hostile_leaves_files.py fills /tmp, /var/tmp and /dev/shm, looks for pid 1 in /proc and connects
+    to a unix socket of the machine that anyone may use: it sees neither, and nothing of its files is
+    left after the run."""
+    path = str(drop_box / "machine.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as machine:
+        machine.bind(path)
+        os.chmod(path, 0o777)
+        machine.listen(1)
+        manifest = sockcheck.manifest(target_toml("leaves", sockcheck.script("hostile_leaves_files.py"),
+                                                  env={"HOSTILE_SOCKET": f"socket={path}", "HOSTILE_MARK": sockcheck.tag}))
+        run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
+    assert run.outcome("leaves", ROUNDTRIP) == "passed", str(run)
+    left = [str(folder / name) for folder in (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+            for name in os.listdir(folder) if name.startswith(sockcheck.tag)]
+    assert not left
+
+
+@needs_sandbox_user
+def test_a_launchs_memory_is_capped_in_all(sockcheck):
+    """Two children touching 200 MiB each stay under the address space limit of each process, not under
+    the launch's 256 MiB in all: the kernel ends one, and the verdict names the limit."""
+    manifest = sockcheck.manifest(target_toml("allocates-all", sockcheck.script("hostile_allocates_all.py"),
+                                              env={"HOSTILE_CHILD_MIB": "200"},
+                                              limits={"total_memory": 256 << 20}))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
+    cell = run.cell("allocates-all", ROUNDTRIP)
+    assert cell["outcome"] == "error", str(run)
+    assert f"exceeded its memory limit of {256 << 20} bytes in all" in cell["message"], cell
+
+
+def test_kept_folders_are_those_a_launch_names_below_a_private_tmpfs(tmp_path):
+    """A launch still sees the folders its command line and its manifest's env name below /tmp and the
+    other private folders (a script, a PYTHONPATH entry, a file to write); nothing else is mounted back."""
+    script = tmp_path / "srv.py"
+    script.write_text("")
+    library = tmp_path / "lib"
+    library.mkdir()
+    kept = sandbox.kept_folders(["/usr/bin/python3", str(script), "9000", "/tmp"],
+                                {"PYTHONPATH": f"{library}:/usr/lib/python3", "OUT": str(tmp_path / "new" / "x")})
+    assert kept == [str(tmp_path), str(library)]

@@ -50,7 +50,7 @@ def _build(spec: TargetSpec, timeout: float, sandbox: sandbox_mod.Sandbox, env: 
     command = " ".join(spec.build)
     try:
         result = sandbox_mod.run_as(sandbox, list(spec.build), BUILD_LIMITS, sandbox_mod.run_folder(RUN_ID),
-                                    env,
+                                    env, RUN_ID,
                                     cwd=spec.cwd, stdin=subprocess.DEVNULL,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
                                     start_new_session=True)

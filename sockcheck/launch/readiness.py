@@ -130,9 +130,10 @@ def own_server_sockets(transport: str, pids: Callable[[], Iterable[int]], foreig
 
 # -- a command that cannot start serving at all ---------------------------------------------------
 
-# prlimit(1) and setpriv(1) exec the target's command in place; when that exec fails they say so
+# prlimit(1), setpriv(1) and sockcheck-enter exec the target's command in place; when that exec fails they say so
 # (err(3): "NAME: failed to execute PROGRAM: REASON") and exit 126 (cannot invoke) or 127 (not found).
-_WRAPPER_EXEC_FAILED = re.compile(r"(?:prlimit|setpriv): failed to execute (?P<program>.+): (?P<why>[^:]+)")
+_WRAPPER_EXEC_FAILED = re.compile(r"(?:prlimit|setpriv|sockcheck-enter): failed to execute (?P<program>.+): "
+                                  r"(?P<why>[^:]+)")
 _WRAPPER_EXEC_STATUSES = (126, 127)
 
 
