@@ -163,9 +163,14 @@ def test_unmanaged_target_skips_process_checks(sockcheck, echo_server):
     """Checks that read the server's processes cannot run on a server the suite did not start:
     they must skip and say why, while the wire-level checks still run against it."""
     run = sockcheck.run("--target", f"remote=address:127.0.0.1:{echo_server.port}", "-n", "0",
+                        "--target", f"local={' '.join(c_command('epoll_echo'))}",
                         "-k", f"{ROUNDTRIP} or tcp.process.shutdown or tcp.process.fd-leak", suites=(ROOT / "suites",))
     assert run.ret == 0, str(run)
     assert run.outcome("remote", ROUNDTRIP) == "passed"
+    # The managed target beside it stays in the worker's namespace: an unmanaged one moves nothing.
+    assert run.outcome("local", ROUNDTRIP) == "passed"
+    assert run.doc["run"]["isolation"] == "netns", run.doc["run"]["isolation"]
+    assert "unmanaged remote checked from the machine's network" in run.stdout, run.stdout
     for check in ("tcp.process.shutdown", "tcp.process.fd-leak"):
         cell = run.cell("remote", check)
         assert cell["outcome"] == "skipped", cell
