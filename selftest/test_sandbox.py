@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from sockcheck.launch import sandbox
-from selftest.running import ROOT, c_command, target_toml
+from sockcheck.launch import builds, sandbox
+from selftest.running import ROOT, c_command, target_toml, write_manifest
 
 ROUNDTRIP = "tcp.echo.roundtrip"
 MARK = "sockcheck-hostile-was-here"
@@ -208,3 +208,22 @@ def test_kept_folders_are_those_a_launch_names_below_a_private_tmpfs(tmp_path):
     kept = sandbox.kept_folders(["/usr/bin/python3", str(script), "9000", "/tmp"],
                                 {"PYTHONPATH": f"{library}:/usr/lib/python3", "OUT": str(tmp_path / "new" / "x")})
     assert kept == [str(tmp_path), str(library)]
+
+
+@needs_sandbox_user
+def test_a_users_build_as_root_writes_a_private_copy(sockcheck, tmp_path):
+    """docs/ci.md's layout, run as root: the manifest in ci/, `make -C ..` building ../build/myserver in
+    a checkout the build uid cannot write (here root's, mode 0700).  The build and the target work in a
+    private copy of the project; the checkout is not written, and the copy is gone after the run."""
+    project = tmp_path / "checkout"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "server.c").write_text((ROOT / "selftest" / "lab" / "fork_reap.c").read_text())
+    (project / "Makefile").write_text("build/myserver: src/server.c\n\tmkdir -p build\n"
+                                      "\tcc -O2 -o build/myserver src/server.c\n")
+    (project / "ci").mkdir()
+    manifest = write_manifest(project / "ci" / "sockcheck.toml",
+                              target_toml("myserver", ["../build/myserver", "{port}"], build=["make", "-C", ".."]))
+    run = sockcheck.run("--targets-file", str(manifest), "-k", ROUNDTRIP)
+    assert run.outcome("myserver", ROUNDTRIP) == "passed", str(run)
+    assert not (project / "build").exists(), "the build wrote into the user's checkout"
+    assert not builds.builds_folder(run.run_id).exists()
