@@ -12,6 +12,7 @@ clients), the Violation names it, and the catalogue gives the fix hint for
 that cause (causes.py).  selftest/ tests every one of them on synthetic
 data.
 
-One module per check family: half_close, close, nagle, process,
-concurrency, limits (tcp.*) and udp (udp.*); causes.py names the causes.
+One module per check family: half_close, close, nagle, backpressure,
+process, concurrency, limits (tcp.*) and udp (udp.*); model.py reads the
+server's model from what it did, causes.py names the causes.
 """

@@ -305,7 +305,8 @@ class NameService:
     # -- stopping ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the thread and close every socket (a worker never needs to: its exit does both)."""
+        """Stop the thread and close every socket (a worker does at its end, so that nothing of it outlives
+        the run's cases)."""
         self._stop.set()
         try:
             os.write(self._wake_write, b"x")
