@@ -139,7 +139,9 @@ def test_each_cause_a_check_can_name_has_a_hint_for_that_check():
     # The reading is not vacuous: these come from judgments two calls away from the test function.
     assert {causes.SIGPIPE, causes.EXIT_ON_ERROR, causes.CRASH} <= named[PEER_RESET]
     assert {causes.ONE_PER_SIGNAL, causes.NEVER_REAPED} <= named[ZOMBIES]
-    assert {causes.RESET_AFTER_ECHO, causes.NO_EOF, causes.STALLED} <= named["tcp.half-close.eof-after-echo"]
+    assert ({causes.RST_LINGER, causes.RST_UNREAD, causes.NO_EOF, causes.STALLED}
+            <= named["tcp.half-close.eof-after-echo"])
+    assert {causes.RST_NO_SOCKET, causes.RST_UNTOLD} <= named[PEER_RESET]
     assert {causes.LIMIT, causes.FD_SETSIZE} <= named["tcp.limits.select-fd"]
 
 
@@ -319,7 +321,7 @@ def category_of(message: str, *, whole: bool) -> str | None:
 
 def test_allure_ends_the_message_with_the_fix_and_keeps_the_category():
     message = "close: expected FIN from the server and no RST; got RST from the server ([AR] seq=33 ack=34 len=0)"
-    hint = CATALOGUE["tcp.close.fin-not-rst"].hint(causes.SERVER_RST)
+    hint = CATALOGUE["tcp.close.fin-not-rst"].hint(causes.RST_LINGER)
     status, shown = allure_status("failed", message, True, hint)
     assert (status, shown) == ("failed", f"{message}\nfix: {hint}")
     assert allure_status("xfailed", message, False, hint)[1] == f"declared violation caught: {message}"

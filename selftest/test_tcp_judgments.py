@@ -64,7 +64,8 @@ def test_half_close_passes_all_bytes_then_eof():
 
 @pytest.mark.parametrize(("received", "end", "got", "cause"), [
     (PAYLOAD[:40960], EOF_, "40960 of 65535 bytes (a correct prefix, the rest missing) then EOF", causes.CLOSED_EARLY),
-    (PAYLOAD, RESET, "65535 identical bytes then RST", causes.RESET_AFTER_ECHO),
+    (PAYLOAD, RESET, "65535 identical bytes then RST: SO_LINGER {on, 0} before close(): all 65535 bytes the client "
+                     "sent came back (none left unread), then an RST instead of EOF", causes.RST_LINGER),
     (PAYLOAD, TIMEOUT, "65535 identical bytes then nothing (timed out)", causes.NO_EOF),
     (PAYLOAD[:100] + b"\0" + PAYLOAD[101:], EOF_,
      "65535 bytes (expected 65535), first difference at offset 100 then EOF", causes.ALTERED),
@@ -95,22 +96,31 @@ def test_close_settles_on_a_reset_or_on_the_servers_fin_acknowledged():
 
 
 def test_orderly_close_passes_fin_and_no_reset():
-    assert judge_orderly_close(HANDSHAKE + EXCHANGE + CLIENT_FIN + [SERVER_FIN, LAST_ACK], 2.0) is None
+    assert judge_orderly_close(HANDSHAKE + EXCHANGE + CLIENT_FIN + [SERVER_FIN, LAST_ACK], 2.0, sent=32,
+                               echoed=32) is None
 
 
 def test_orderly_close_fails_a_reset_from_either_side_even_after_a_fin():
     server_rst = HANDSHAKE + EXCHANGE + CLIENT_FIN + [seg(False, "RA", 33, 34)]
-    expect_violation(judge_orderly_close(server_rst, 2.0),
-                     "close: expected FIN from the server and no RST; "
-                     "got RST from the server ([RA] seq=33 ack=34 len=0)", cause=causes.SERVER_RST)
+    expect_violation(judge_orderly_close(server_rst, 2.0, sent=32, echoed=32),
+                     "close: expected FIN from the server and no RST; got RST from the server ([RA] seq=33 ack=34 "
+                     "len=0): SO_LINGER {on, 0} before close(): all 32 bytes the server had received came back (none "
+                     "left unread) and no FIN came first", cause=causes.RST_LINGER)
     client_rst = HANDSHAKE + EXCHANGE + CLIENT_FIN + [SERVER_FIN, seg(True, "R", 34, 0)]
-    expect_violation(judge_orderly_close(client_rst, 2.0),
-                     "close: expected FIN from the server and no RST; got RST from the client ([R] seq=34 ack=0 len=0)",
-                     cause=causes.CLIENT_RST)
+    expect_violation(judge_orderly_close(client_rst, 2.0, sent=32, echoed=32),
+                     "close: expected FIN from the server and no RST; got RST from the client ([R] seq=34 ack=0 "
+                     "len=0): the client's kernel answered a segment of the server's that came after the client's "
+                     "close", cause=causes.CLIENT_RST)
+    late_echo = HANDSHAKE + [seg(True, "PA", 1, 1, b"x" * 32)] + CLIENT_FIN[:1] + [
+        seg(False, "PA", 1, 34, b"x" * 32), seg(True, "R", 34, 0)]  # the echo came only after the client closed
+    expect_violation(judge_orderly_close(late_echo, 2.0, sent=32, echoed=0),
+                     "close: expected FIN from the server and no RST; got RST from the client ([R] seq=34 ack=0 "
+                     "len=0): the client closed with 32 of the server's bytes unread or still to come, and its kernel "
+                     "reset the connection (close() → RST)", cause=causes.CLIENT_RST)
 
 
 def test_orderly_close_fails_a_server_that_never_sends_fin():
-    expect_violation(judge_orderly_close(HANDSHAKE + EXCHANGE + CLIENT_FIN, 2.0),
+    expect_violation(judge_orderly_close(HANDSHAKE + EXCHANGE + CLIENT_FIN, 2.0, sent=32, echoed=32),
                      "close: expected FIN from the server within 2.0s of the client's close; got no FIN",
                      cause=causes.NO_FIN)
 
@@ -157,9 +167,20 @@ def test_peer_reset_passes_a_running_server_that_echoes_a_new_client():
 
 def test_peer_reset_fails_a_refused_connect_first():
     finding = judge_peer_reset(STAGE, b"n" * 32, b"", RESET, refused=True, exited=True,
-                               death="the server died of SIGPIPE", within=2.0)
-    expect_violation(finding, f"peer reset: expected the server to keep serving {STAGE}; "
-                              "got connection refused: the server died of SIGPIPE", cause=None)  # no status given
+                               death="the server died of SIGPIPE", within=2.0, status=-13)
+    expect_violation(finding, f"peer reset: expected the server to keep serving {STAGE}; got connection refused: "
+                              "the process died of SIGPIPE (signal 13), and the kernel reset its connections",
+                     cause=causes.SIGPIPE)
+
+
+def test_a_refused_connect_to_a_running_server_is_a_port_without_a_socket():
+    finding = judge_peer_reset(STAGE, b"n" * 32, b"", RESET, refused=True, exited=False, death="", within=2.0,
+                               watched=2.0)
+    expect_violation(finding, f"peer reset: expected the server to keep serving {STAGE}; got connection refused: "
+                              "the port had no socket any more: nothing listened on it (the RST answered the SYN); "
+                              "its process was still running 2.0s later", cause=causes.RST_NO_SOCKET)
+    unmanaged = judge_peer_reset(STAGE, b"n" * 32, b"", RESET, refused=True, exited=False, death="", within=2.0)
+    assert str(unmanaged).endswith("(the RST answered the SYN)")  # its process is not ours to watch
 
 
 def test_peer_reset_fails_a_server_that_exited():
@@ -174,7 +195,8 @@ def test_peer_reset_fails_a_server_that_exited():
 
 @pytest.mark.parametrize(("received", "end", "got"), [
     (b"", TIMEOUT, "0 bytes then nothing (timed out)"),
-    (b"n" * 10, RESET, "10 bytes then RST"),
+    (b"n" * 10, RESET, "10 bytes then RST: the suite cannot tell why from the bytes alone (no capture of the "
+                       "packets)"),
     (b"m" * 32, COMPLETE, "32 bytes"),
 ])
 def test_peer_reset_fails_a_new_client_not_echoed(received, end, got):

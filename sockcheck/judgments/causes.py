@@ -33,12 +33,17 @@ CLOSED_EARLY = "closed-early"  # a correct prefix, then EOF
 RESET_EARLY = "reset"  # a correct prefix, then RST
 STREAM = (EXTRA_BYTES, ALTERED, STOPS_AT_NUL, DROPPED, STALLED, NO_REPLY, CLOSED_EARLY, RESET_EARLY)
 
-# After the client's FIN (tcp.half-close.*): everything came back, but the close is wrong.
-RESET_AFTER_ECHO = "reset-after-echo"
+# After the client's FIN (tcp.half-close.*): everything came back, but no EOF.
 NO_EOF = "no-eof"
 
+# Why the server reset a connection (resets.explain_reset), for every check that reports a server's RST;
+# a death names the cause the exit status gives (SIGPIPE, CRASH, EXIT_ON_ERROR below).
+RST_UNREAD = "unread-at-close"  # close() with unread input in the receive buffer
+RST_LINGER = "linger-zero"  # nothing unread, the process alive, the socket aborted itself: SO_LINGER {1, 0}
+RST_NO_SOCKET = "no-socket"  # the kernel's answer for a port or connection without a socket
+RST_UNTOLD = "reset-untold"  # the evidence cannot tell which
+
 # tcp.close.*
-SERVER_RST = "server-rst"
 CLIENT_RST = "client-rst"
 NO_FIN = "no-fin"
 SIGPIPE = "sigpipe"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING
 
-from sockcheck.judgments.causes import (CLIENT_RST, CRASH, EXIT_ON_ERROR, NO_FIN, SERVER_RST, SIGPIPE, STOPPED_SERVING,
-                                        names_causes)
-from sockcheck.net.stream import COMPLETE, describe_end
+from sockcheck.judgments.causes import CLIENT_RST, NO_FIN, STOPPED_SERVING, names_causes
+from sockcheck.judgments.resets import death_cause, describe_reset, explain_reset
+from sockcheck.net.stream import COMPLETE, RESET, describe_end
 from sockcheck.verdicts.findings import Inconclusive, Violation, describe_stream, violation
 
 if TYPE_CHECKING:
@@ -26,19 +26,29 @@ def close_settled(segments: list[Segment]) -> bool:
     return bool(fins) and any(s.from_client and s.ack >= fins[-1].seq + 1 and "A" in s.flags for s in segments)
 
 
-@names_causes(SERVER_RST, CLIENT_RST, NO_FIN)
-def judge_orderly_close(segments: list[Segment], within: float) -> Violation | None:
+@names_causes(explain_reset, CLIENT_RST, NO_FIN)
+def judge_orderly_close(segments: list[Segment], within: float, *, sent: int, echoed: int,
+                        status: int | None = None, watched: float | None = None) -> Violation | None:
     """After the client's close: a FIN from the server, and no RST from either side.
 
-    A RST from the server is an abortive close (SO_LINGER {1, 0}, or unread
-    input at close()); one from the client answers data the server sent
-    after the client had closed.
+    A RST from the server says why (explain_reset, from ``sent`` and
+    ``echoed``, the bytes the client sent and read back, and ``status`` /
+    ``watched``, how the process stood after the RST); one from the client
+    answers data the server sent that the client had not read when it
+    closed, or that came after.
     """
     resets = [s for s in segments if "R" in s.flags]
+    if resets and not resets[0].from_client:
+        cause, why = explain_reset(segments, sent=sent, echoed=echoed, status=status, watched=watched)
+        return violation("close", "FIN from the server and no RST",
+                         f"RST from the server{describe_reset(segments)}: {why}", cause=cause)
     if resets:
-        who = "client" if resets[0].from_client else "server"
-        return violation("close", "FIN from the server and no RST", f"RST from the {who} ({resets[0].describe()})",
-                         cause=CLIENT_RST if resets[0].from_client else SERVER_RST)
+        unread = sum(s.length for s in segments if not s.from_client) - echoed
+        why = (f"the client closed with {unread} of the server's bytes unread or still to come, and its kernel "
+               "reset the connection (close() → RST)" if unread > 0 else "the client's kernel answered a segment "
+               "of the server's that came after the client's close")
+        return violation("close", "FIN from the server and no RST", f"RST from the client ({resets[0].describe()}): "
+                         f"{why}", cause=CLIENT_RST)
     if not _server_fins(segments):
         return violation("close", f"FIN from the server within {within:.1f}s of the client's close", "no FIN",
                          cause=NO_FIN)
@@ -79,33 +89,34 @@ def describe_death(status: int | None, waited: float) -> str:
     return f"the server exited with status {status}"
 
 
-@names_causes(SIGPIPE, EXIT_ON_ERROR, CRASH)
-def death_cause(status: int | None) -> str | None:
-    """The cause a server's end names: SIGPIPE's default action, an exit() on the error, another signal."""
-    if status is None:
-        return None
-    if status == -signal.SIGPIPE:
-        return SIGPIPE
-    return CRASH if status < 0 else EXIT_ON_ERROR
-
-
-@names_causes(SIGPIPE, EXIT_ON_ERROR, CRASH, STOPPED_SERVING)
+@names_causes(death_cause, explain_reset, STOPPED_SERVING)
 def judge_peer_reset(stage: str, sent: bytes, received: bytes, end: str, *, refused: bool, exited: bool,
-                     death: str, within: float, status: int | None = None) -> Violation | None:
+                     death: str, within: float, status: int | None = None,
+                     watched: float | None = None) -> Violation | None:
     """After a peer's reset (``stage`` says which): the server still runs and echoes a new client.
 
-    ``refused``: the new client's connect was refused; ``exited``: the
-    server's process has ended; ``death`` says how (describe_death), from
-    ``status`` (negative: the signal; None: not known), which also names
-    the cause; ``sent``/``received``/``end``: the new client's round trip.
+    ``refused``: the new client's connect was refused (an RST answered its
+    SYN); ``exited``: the server's process has ended; ``death`` says how
+    (describe_death), from ``status`` (negative: the signal; None: not
+    known), which also names the cause; ``watched``: seconds the process
+    was seen still running (None: not visible); ``sent``/``received``/``end``:
+    the new client's round trip.  A reset the new client met is explained
+    (explain_reset: no capture here, so from the process and the bytes).
     """
     if refused:
-        return violation("peer reset", f"the server to keep serving {stage}", f"connection refused: {death}",
-                         cause=death_cause(status))
+        cause, why = explain_reset(None, sent=len(sent), echoed=0, status=status, watched=watched, refused=True)
+        return violation("peer reset", f"the server to keep serving {stage}", f"connection refused: {why}",
+                         cause=cause)
     if exited:
+        if end == RESET and status is not None:
+            death = f"the new client's connection reset: {explain_reset(None, sent=0, echoed=0, status=status)[1]}"
         return violation("peer reset", f"the server still running {stage}", death, cause=death_cause(status))
     if received != sent:
-        return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}",
-                         f"{len(received)} bytes {describe_end(end)}".strip(),
+        got = f"{len(received)} bytes {describe_end(end)}".strip()
+        if end == RESET:
+            cause, why = explain_reset(None, sent=len(sent), echoed=len(received), watched=watched)
+            return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}", f"{got}: {why}",
+                             cause=cause if received else STOPPED_SERVING)
+        return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}", got,
                          cause=None if received else STOPPED_SERVING)
     return None

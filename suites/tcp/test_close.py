@@ -7,6 +7,7 @@ import psutil
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.close import (close_settled, describe_death, judge_orderly_close, judge_peer_reset,
                                        judge_warmup, reset_stage, reset_while_not_reading)
+from sockcheck.judgments.resets import SETTLE, server_reset
 from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
                                   set_linger_reset)
 from sockcheck.polling import poll_until
@@ -38,7 +39,9 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
     it than the kernel will take.  Then it closes with SO_LINGER {1, 0}, which
     sends RST.  Where the target's processes are visible, the check waits
     until the server has closed the reset connection (or died) before the new
-    client connects.
+    client connects.  A refusal or a reset the new client meets is explained
+    from the server's process (its exit status, or still running) and the
+    bytes: a death, or a port nothing listens on any more.
 
     Attribution: when the 64 KiB warm-up does not come back, the check cannot
     set up its situation: that is tcp.echo.large's finding (inconclusive
@@ -74,11 +77,13 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
         received, end, refused = b"", RESET, False
     else:
         received, end, refused = result.data, result.end, False
-    exited = not refused and (target.exited() is not None or (end == RESET and not received and
-                                                             ends_soon(target, prompt)))
+    waited = end == RESET and not received
+    exited = not refused and (target.exited() is not None or (waited and ends_soon(target, prompt)))
     status, how = death(target, prompt) if refused or exited else (None, "")
+    # How long the process was seen running after the reset or refusal, for the explanation of either.
+    watched = prompt if target.spec.managed and status is None and (refused or waited) else None
     finding = judge_peer_reset(stage, payload, received, end, refused=refused, exited=exited, death=how,
-                               within=prompt, status=status)
+                               within=prompt, status=status, watched=watched)
     if finding:
         raise finding
     note(f"survived a reset {stage[len('after a reset '):]}; " + handled)
@@ -133,8 +138,18 @@ def death(target, timeout: float) -> tuple[int | None, str]:
     return status, describe_death(status, timeout)
 
 
+def after_reset(target, timeout: float) -> tuple[int | None, float | None]:
+    """How the server's process stood once its kernel had reset a connection: (exit status, None) when it
+    ended within ``timeout``; (None, ``timeout``) when it still ran; (None, None) when it is not ours to
+    see.  A dying process resets its connections before its exit status shows, hence the wait."""
+    if not target.spec.managed:
+        return None, None
+    ended, status = poll_until(target.exited, lambda s: s is not None, timeout)
+    return (status, None) if ended else (None, timeout)
+
+
 @check("tcp.close.fin-not-rst")
-def test_fin_not_rst(target, wire, tcp_client, payloads, prompt):
+def test_fin_not_rst(target, wire, tcp_client, payloads, prompt, deadline):
     """close() sends FIN when everything received has been read.  It sends RST
     instead when unread bytes are still in the receive buffer (the peer's data
     would be lost, so TCP aborts), or when SO_LINGER is set with a zero
@@ -149,16 +164,26 @@ def test_fin_not_rst(target, wire, tcp_client, payloads, prompt):
 
     Setup: with a capture running, the client sends 32 bytes, reads the echo
     and closes; the capture is read once the client has acknowledged the
-    server's FIN, a RST has been seen, or the prompt timeout has passed.
+    server's FIN, a RST has been seen, or the prompt timeout has passed.  A
+    RST from the server is explained: the bytes sent and echoed, the RST's
+    acknowledgment number and flags, the FIN before it and whether the
+    process was still running (watched for a moment after the RST) tell
+    unread input at close() from SO_LINGER {1, 0}, a death and a socket
+    already gone.
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
+    An echo that does not come back whole is tcp.echo.roundtrip's finding;
+    here it is only evidence for why the server reset.
     """
     sock = tcp_client()
     payload = payloads.data(32)
-    exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
+    echoed = exchange(sock, payload, expect=len(payload), idle_timeout=prompt)
     sock.close()
     wire.wait_for(close_settled, prompt)
-    finding = judge_orderly_close(wire.segments(), prompt)
+    segments = wire.segments()
+    status, watched = after_reset(target, deadline(SETTLE)) if server_reset(segments) else (None, None)
+    finding = judge_orderly_close(segments, prompt, sent=echoed.sent, echoed=len(echoed.data), status=status,
+                                  watched=watched)
     if finding:
         raise finding

@@ -7,26 +7,45 @@ import socket
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.close import reset_while_not_reading
 from sockcheck.judgments.half_close import describe_push, judge_half_close
+from sockcheck.judgments.resets import SETTLE, reset_seen
 from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, read_until_eof,
                                   send_until_stalled)
+from sockcheck.polling import poll_until
 
 LARGE = 4 * 1024 * 1024
 QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading
 WRITE_LIMIT = 8.0
 READ_LIMIT = 15.0
+NO_RESET = (None, None, None)  # reset_evidence() of a connection that was not reset
 
 
-def half_close_echo(sock, payload: bytes, prompt: float, rule: str) -> None:
+def reset_evidence(target, wire, prompt: float, settle: float) -> tuple[list | None, int | None, float | None]:
+    """What explains a reset the client met: the connection's segments (None without a capture) once the
+    capture holds the server's RST, and how the server's process stood (judge_half_close's ``status`` and
+    ``watched``).  A dying process resets its connections before its exit status shows: it is watched
+    for ``settle`` seconds."""
+    status = watched = None
+    if target.spec.managed:
+        ended, status = poll_until(target.exited, lambda s: s is not None, settle)
+        watched = None if ended else settle
+    if wire is not None:
+        wire.wait_for(reset_seen, prompt)
+    return (wire.segments() if wire is not None else None), status, watched
+
+
+def half_close_echo(target, wire, sock, payload: bytes, prompt: float, settle: float, rule: str) -> None:
     """Write ``payload``, shutdown(SHUT_WR), and require all of it back followed by EOF."""
     result = exchange(sock, payload, shutdown=True, until_eof=True, idle_timeout=prompt)
+    segments, status, watched = reset_evidence(target, wire, prompt, settle) if result.end == RESET else NO_RESET
     finding = judge_half_close(rule, payload, result.data, result.end,
-                               f"{len(payload)} bytes then EOF within {prompt:.1f}s")
+                               f"{len(payload)} bytes then EOF within {prompt:.1f}s", segments=segments,
+                               status=status, watched=watched)
     if finding:
         raise finding
 
 
 @check("tcp.half-close.eof-after-echo")
-def test_eof_after_echo(target, tcp_client, payloads, prompt):
+def test_eof_after_echo(target, wire, tcp_client, payloads, prompt, deadline):
     """shutdown(SHUT_WR) says "I have no more to send", not "stop talking to
     me".  After the client's FIN the server reads EOF; it must still send back
     everything it received and then close its own side, which the client sees
@@ -38,12 +57,16 @@ def test_eof_after_echo(target, tcp_client, payloads, prompt):
     Pass: all 64 KiB come back, then EOF, promptly, with no reset.
 
     Setup: a fresh connection writes 64 KiB while reading, then
-    shutdown(SHUT_WR), and reads until EOF.
+    shutdown(SHUT_WR), and reads until EOF.  A capture runs where it can, so
+    that a reset is explained: the RST's flags and acknowledgment number, the
+    FIN before it, the bytes echoed and whether the process still ran tell
+    unread input at close() from SO_LINGER {1, 0}, a death and a socket
+    already gone (without a capture, the bytes and the process alone).
 
     Attribution: a server that answers no connection at all is
     tcp.echo.roundtrip's finding; this check then says it cannot judge.
     """
-    half_close_echo(tcp_client(), payloads.data(64 * 1024), prompt, "half-close")
+    half_close_echo(target, wire, tcp_client(), payloads.data(64 * 1024), prompt, deadline(SETTLE), "half-close")
 
 
 @check("tcp.half-close.large")
@@ -72,6 +95,11 @@ def test_large(target, payloads, prompt, deadline, note):
     reads only when it can write (backpressure) stops taking data, and the
     client stops writing once nothing more was taken for a quarter of a second
     while echo waited unread.  Then shutdown(SHUT_WR), then the client reads.
+    A reset is explained from the bytes and the server's process (its exit
+    status, or still running), without a capture: the echo the server held
+    for the client may be lost with the connection, so when bytes never came
+    back, unread input and SO_LINGER {1, 0} cannot be told apart even on the
+    wire, and the message says so.
 
     Attribution: a reset before the FIN, while the client is not reading, is
     tcp.backpressure.slow-reader's finding: this check then reports
@@ -89,8 +117,11 @@ def test_large(target, payloads, prompt, deadline, note):
             raise reset_while_not_reading("half-close (4 MiB)", push.sent, "the client's FIN") from None
         result = read_until_eof(sock, prompt, deadline(READ_LIMIT))
     how = describe_push(push.end, push.sent, len(payload), push.elapsed)
+    segments, status, watched = (reset_evidence(target, None, prompt, deadline(SETTLE)) if result.end == RESET
+                                 else NO_RESET)
     finding = judge_half_close("half-close (4 MiB)", payload[:push.sent], result.data, result.end,
-                               f"all {push.sent} bytes written before the FIN back, then EOF ({how})")
+                               f"all {push.sent} bytes written before the FIN back, then EOF ({how})",
+                               segments=segments, status=status, watched=watched, echo_held=True)
     if finding:
         raise finding
     note(f"{how}; all of it back, then EOF, {result.elapsed:.2f}s after the FIN")

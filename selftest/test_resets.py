@@ -1,0 +1,204 @@
+"""Why the server reset a connection (sockcheck/judgments/resets.py): each of the kernel's reasons told
+from synthetic segments, bytes and exit statuses, and the words and the cause (and so the fix hint) each
+check's finding carries."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from sockcheck.capture.ladder import Segment
+from sockcheck.judgments import causes
+from sockcheck.judgments.close import judge_orderly_close, judge_peer_reset, reset_stage
+from sockcheck.judgments.half_close import judge_half_close
+from sockcheck.judgments.resets import describe_reset, explain_reset, reset_seen
+from sockcheck.net.stream import COMPLETE, RESET
+from sockcheck.verdicts.catalogue import CATALOGUE
+from sockcheck.verdicts.reset_fixes import RESET_FIXES
+
+UNREAD_WHY = "(close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17)"
+EXPLAINING = ("tcp.close.fin-not-rst", "tcp.close.peer-reset", "tcp.half-close.eof-after-echo", "tcp.half-close.large")
+
+
+def seg(from_client: bool, flags: str, seq: int = 1, ack: int = 1, payload: bytes = b"") -> Segment:
+    return Segment(0.0, from_client, flags, seq, ack, len(payload), None, payload)
+
+
+HANDSHAKE = [seg(True, "S", 0, 0), seg(False, "SA", 0, 1), seg(True, "A", 1, 1)]
+
+
+def client_sends(n: int, seq: int = 1) -> Segment:
+    return seg(True, "PA", seq, 1, b"c" * n)
+
+
+def echo(n: int, ack: int) -> Segment:
+    return seg(False, "PA", 1, ack, b"c" * n)
+
+
+# -- each cause from its evidence ----------------------------------------------------------------
+
+def test_everything_echoed_and_an_abort_without_fin_is_so_linger_zero():
+    """All 32 bytes came back, the client closed, the server's own socket aborted ([RA]) with no FIN."""
+    wire = HANDSHAKE + [client_sends(32), echo(32, 33), seg(True, "FA", 33, 33), seg(False, "RA", 33, 34)]
+    assert explain_reset(wire, sent=32, echoed=32, watched=0.2) == (
+        causes.RST_LINGER, "SO_LINGER {on, 0} before close(): all 32 bytes the server had received came back (none "
+                           "left unread) and no FIN came first; its process was still running 0.2s later")
+
+
+def test_bytes_received_and_never_echoed_are_unread_input_at_close():
+    """The issue's example: 44 bytes sent, 32 echoed, then [RA] acknowledging all 44: 12 were unread."""
+    wire = HANDSHAKE + [client_sends(44), echo(32, 45), seg(False, "RA", 33, 45)]
+    assert explain_reset(wire, sent=44, echoed=32, watched=0.2) == (
+        causes.RST_UNREAD, f"the server closed the connection with 12 unread bytes in its receive buffer {UNREAD_WHY}: "
+                           "it had received 44 bytes and echoed 32, with no FIN first; its process was still running "
+                           "0.2s later")
+
+
+def test_unread_bytes_are_counted_from_what_the_rst_acknowledges():
+    """Bytes the client sent after the abort never reached the buffer: the RST's ack bounds what was unread."""
+    wire = HANDSHAKE + [client_sends(44), echo(32, 45), seg(False, "RA", 33, 45), client_sends(56, 45)]
+    cause, why = explain_reset(wire, sent=100, echoed=32)
+    assert cause == causes.RST_UNREAD and "with 12 unread bytes" in why and "received 44 bytes" in why
+    assert "process" not in why  # not watched (an unmanaged target): nothing said about it
+    one = HANDSHAKE + [client_sends(33), echo(32, 34), seg(False, "RA", 33, 34)]
+    assert "with 1 unread byte in" in explain_reset(one, sent=33, echoed=32)[1]
+
+
+def test_everything_received_echoed_is_linger_even_if_the_client_sent_more_later():
+    wire = HANDSHAKE + [client_sends(32), echo(32, 33), seg(False, "RA", 33, 33), client_sends(10, 33)]
+    assert explain_reset(wire, sent=42, echoed=32)[0] == causes.RST_LINGER
+
+
+def test_an_abort_after_the_servers_own_fin_is_still_its_socket():
+    """shutdown(SHUT_WR), then close() with SO_LINGER {1, 0}: FIN, then [RA] from the same socket."""
+    wire = HANDSHAKE + [client_sends(32), echo(32, 33), seg(False, "FA", 33, 33), seg(False, "RA", 34, 33)]
+    cause, why = explain_reset(wire, sent=32, echoed=32)
+    assert cause == causes.RST_LINGER and why.endswith("and it aborted after its own FIN")
+
+
+@pytest.mark.parametrize(("status", "cause", "how"), [
+    (-signal.SIGPIPE, causes.SIGPIPE, "died of SIGPIPE (signal 13)"),
+    (-signal.SIGSEGV, causes.CRASH, "died of SIGSEGV (signal 11)"),
+    (3, causes.EXIT_ON_ERROR, "exited with status 3"),
+])
+def test_a_process_that_ended_names_its_death_whatever_the_packets(status, cause, how):
+    linger_like = HANDSHAKE + [client_sends(32), echo(32, 33), seg(False, "RA", 33, 33)]
+    unread_like = HANDSHAKE + [client_sends(44), echo(32, 45), seg(False, "RA", 33, 45)]
+    for wire in (linger_like, unread_like, None):
+        assert explain_reset(wire, sent=44, echoed=32, status=status, watched=None) == (
+            cause, f"the process {how}, and the kernel reset its connections")
+
+
+def test_a_bare_rst_after_the_servers_fin_answers_data_it_had_no_socket_for():
+    """The server closed (FIN) with nothing unread; the client's later bytes got the kernel's [R]."""
+    wire = HANDSHAKE + [client_sends(32), echo(32, 33), seg(False, "FA", 33, 33), seg(True, "A", 33, 34),
+                        client_sends(10, 33), seg(False, "R", 34, 0)]
+    assert explain_reset(wire, sent=42, echoed=32, watched=0.2) == (
+        causes.RST_NO_SOCKET, "the port had no socket any more: the server had closed (its FIN, seq=33), and the "
+                              "kernel's bare [R] answered the 10 bytes the client sent after it; its process was "
+                              "still running 0.2s later")
+    fin_only = HANDSHAKE + [client_sends(32), echo(32, 33), seg(False, "FA", 33, 33), seg(True, "FA", 33, 34),
+                            seg(False, "R", 34, 0)]
+    assert explain_reset(fin_only, sent=32, echoed=32)[1].endswith("answered the client's FIN")
+
+
+def test_a_bare_rst_without_a_fin_is_still_the_kernel_without_a_socket():
+    wire = HANDSHAKE + [client_sends(32), seg(False, "R", 1, 0)]
+    cause, why = explain_reset(wire, sent=32, echoed=0)
+    assert cause == causes.RST_NO_SOCKET
+    assert why == ("the port had no socket any more: a bare [R] is the kernel's answer for a connection it no longer "
+                   "has, here to the client's segment [PA] seq=1 ack=1 len=32")
+
+
+def test_an_rst_answering_the_syn_is_a_port_nothing_listens_on():
+    refused = [seg(True, "S", 0, 0), seg(False, "RA", 0, 1)]
+    expected = (causes.RST_NO_SOCKET, "the port had no socket any more: nothing listened on it (the RST answered the "
+                                      "SYN); its process was still running 2.0s later")
+    assert explain_reset(refused, sent=0, echoed=0, watched=2.0) == expected
+    assert explain_reset(None, sent=32, echoed=0, watched=2.0, refused=True) == expected
+
+
+def test_echo_held_in_the_servers_buffers_leaves_unread_and_linger_untold():
+    """A client that did not read (tcp.half-close.large) may lose echo the server had read: the same
+    packets then fit both causes, and the explanation says so."""
+    wire = HANDSHAKE + [client_sends(300000), echo(70000, 300002), seg(False, "RA", 70001, 300002)]
+    assert explain_reset(wire, sent=300000, echoed=70000, echo_held=True) == (
+        causes.RST_UNTOLD, "230000 of the 300000 bytes the server had received never came back: unread at close() "
+                           "(close() → RST) or echo it held that SO_LINGER {on, 0} discarded; the suite cannot tell "
+                           "which from the packets alone")
+    # Everything came back: nothing was held, nothing unread.
+    full = HANDSHAKE + [client_sends(300000), echo(300000, 300002), seg(False, "RA", 300001, 300002)]
+    assert explain_reset(full, sent=300000, echoed=300000, echo_held=True)[0] == causes.RST_LINGER
+
+
+def test_without_the_rst_on_the_wire_only_the_bytes_speak():
+    """No capture (or one that missed the RST: an unmanaged target elsewhere)."""
+    assert explain_reset(None, sent=32, echoed=32)[0] == causes.RST_LINGER
+    assert explain_reset(HANDSHAKE, sent=32, echoed=32)[0] == causes.RST_LINGER
+    assert explain_reset(None, sent=32, echoed=10) == (
+        causes.RST_UNTOLD, "the suite cannot tell why from the bytes alone (no capture of the packets)")
+    # tcp.half-close.large: a reset after the client's FIN, no EOF first, echo held: the two candidates named.
+    assert explain_reset(None, sent=300000, echoed=70000, echo_held=True) == (
+        causes.RST_UNTOLD, "230000 of the 300000 bytes the client sent never came back: unread at close() (close() → "
+                           "RST) or echo the server held that SO_LINGER {on, 0} discarded; the suite cannot tell which "
+                           "from the bytes alone")
+
+
+def test_the_rst_is_found_and_described_from_the_servers_side():
+    client_rst = HANDSHAKE + [seg(True, "R", 1, 0)]
+    assert not reset_seen(client_rst) and describe_reset(client_rst) == "" and describe_reset(None) == ""
+    wire = client_rst + [seg(False, "RA", 1, 1)]
+    assert reset_seen(wire) and describe_reset(wire) == " ([RA] seq=1 ack=1 len=0)"
+
+
+# -- the checks' findings carry it --------------------------------------------------------------
+
+def test_fin_not_rst_says_why_the_server_reset():
+    wire = HANDSHAKE + [client_sends(44), echo(32, 45), seg(True, "FA", 45, 33), seg(False, "RA", 33, 46)]
+    finding = judge_orderly_close(wire, 2.0, sent=44, echoed=32, watched=0.2)
+    assert str(finding) == (
+        "close: expected FIN from the server and no RST; got RST from the server ([RA] seq=33 ack=46 len=0): the "
+        f"server closed the connection with 12 unread bytes in its receive buffer {UNREAD_WHY}: it had received 44 "
+        "bytes and echoed 32, with no FIN first; its process was still running 0.2s later")
+    assert finding.cause == causes.RST_UNREAD
+    assert judge_orderly_close(wire, 2.0, sent=44, echoed=32, status=-6).cause == causes.CRASH
+
+
+def test_half_close_says_why_the_echo_ended_in_a_reset():
+    payload = bytes(range(256)) * 256
+    wire = HANDSHAKE + [client_sends(65536), seg(True, "FA", 65537, 1), echo(65536, 65538),
+                        seg(False, "RA", 65537, 65538)]
+    finding = judge_half_close("half-close", payload, payload, RESET, "65536 bytes then EOF within 2.0s",
+                               segments=wire, watched=0.2)
+    assert str(finding) == (
+        "half-close: expected 65536 bytes then EOF within 2.0s; got 65536 identical bytes then RST ([RA] seq=65537 "
+        "ack=65538 len=0): SO_LINGER {on, 0} before close(): all 65536 bytes the server had received came back "
+        "(none left unread) and no FIN came first; its process was still running 0.2s later")
+    assert finding.cause == causes.RST_LINGER
+    cut = judge_half_close("half-close", payload, payload[:512], RESET, "x", segments=wire[:-2] + [
+        echo(512, 65538), seg(False, "RA", 513, 65538)])
+    assert cut.cause == causes.RST_UNREAD and "with 65024 unread bytes" in str(cut)
+    # Bytes that came back wrong (here a changed first byte in 512) are the finding's cause; the reset is still
+    # explained.
+    altered = judge_half_close("half-close", payload, b"x" + payload[1:512], RESET, "x", segments=wire)
+    assert altered.cause == causes.DROPPED and "SO_LINGER" not in str(altered) and "unread" in str(altered)
+
+
+def test_peer_reset_names_the_death_or_the_missing_listener():
+    stage = reset_stage(1048576, COMPLETE)
+    died = judge_peer_reset(stage, b"n" * 32, b"", RESET, refused=False, exited=True,
+                            death="the server died of SIGPIPE", within=2.0, status=-signal.SIGPIPE)
+    assert str(died).endswith("got the new client's connection reset: the process died of SIGPIPE (signal 13), and "
+                              "the kernel reset its connections")
+    assert died.cause == causes.SIGPIPE
+
+
+@pytest.mark.parametrize("check", EXPLAINING)
+def test_every_check_that_explains_a_reset_has_a_hint_for_each_cause(check):
+    named = explain_reset.causes
+    assert named == {causes.RST_UNREAD, causes.RST_LINGER, causes.RST_NO_SOCKET, causes.RST_UNTOLD, causes.SIGPIPE,
+                     causes.CRASH, causes.EXIT_ON_ERROR}
+    hints = CATALOGUE[check].hints()
+    assert named <= hints.keys()
+    assert hints[causes.RST_LINGER] == RESET_FIXES[causes.RST_LINGER]
