@@ -1,6 +1,6 @@
 """Why the server reset a connection (sockcheck/judgments/resets.py): each of the kernel's reasons told
-from synthetic segments, bytes and exit statuses, and the words and the cause (and so the fix hint) each
-check's finding carries."""
+from synthetic segments, bytes and exit statuses, the words and the cause (and so the fix hint) each
+check's finding carries; then the bundled faulty servers, one per cause, end to end."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from sockcheck.judgments.resets import describe_reset, explain_reset, reset_seen
 from sockcheck.net.stream import COMPLETE, RESET
 from sockcheck.verdicts.catalogue import CATALOGUE
 from sockcheck.verdicts.reset_fixes import RESET_FIXES
+from selftest.running import BUNDLED_MANIFEST, ROOT
 
 UNREAD_WHY = "(close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17)"
+SUITES = ROOT / "suites" / "tcp"
 EXPLAINING = ("tcp.close.fin-not-rst", "tcp.close.peer-reset", "tcp.half-close.eof-after-echo", "tcp.half-close.large")
 
 
@@ -202,3 +204,47 @@ def test_every_check_that_explains_a_reset_has_a_hint_for_each_cause(check):
     hints = CATALOGUE[check].hints()
     assert named <= hints.keys()
     assert hints[causes.RST_LINGER] == RESET_FIXES[causes.RST_LINGER]
+
+
+# -- end to end: one bundled faulty server per cause ----------------------------------------------
+
+# target -> check -> (what its finding must say, the cause whose hint it must carry)
+FAULTY = {
+    "f-linger-zero": {
+        "tcp.close.fin-not-rst": ("got RST from the server ([AR] seq=33 ack=34 len=0): SO_LINGER {on, 0} before "
+                                  "close(): all 32 bytes the server had received came back", causes.RST_LINGER),
+        "tcp.half-close.eof-after-echo": ("then RST ([AR] seq=65537 ack=65538 len=0): SO_LINGER {on, 0} before close()",
+                                          causes.RST_LINGER),
+    },
+    "f-close-unread": {
+        "tcp.half-close.eof-after-echo": ("then RST ([AR] seq=", causes.RST_UNREAD),
+    },
+    "f-closes-listener": {
+        "tcp.close.peer-reset": ("got connection refused: the port had no socket any more: nothing listened on it (the "
+                                 "RST answered the SYN); its process was still running", causes.RST_NO_SOCKET),
+    },
+    "f-sigpipe-kills": {
+        "tcp.close.peer-reset": ("the process died of SIGPIPE (signal 13), and the kernel reset its connections",
+                                 causes.SIGPIPE),
+    },
+}
+
+
+@pytest.mark.timeout(150)
+def test_each_bundled_faulty_server_gets_its_own_reset_explained(sockcheck):
+    """The whole way: the check captures and watches, the judgment explains, and the conformance JSON
+    carries the explanation in the message and the cause's hint."""
+    targets = [arg for name in FAULTY for arg in ("--only-target", name)]
+    run = sockcheck.run("--targets-file", str(BUNDLED_MANIFEST), *targets, "-n", "2",
+                        "-k", "fin_not_rst or eof_after_echo or peer_reset",
+                        suites=(SUITES / "test_close.py", SUITES / "test_half_close.py"), timeout=120)
+    assert run.ret == 0, str(run)  # every finding below is a declared violation, caught
+    for target, findings in FAULTY.items():
+        for check, (says, cause) in findings.items():
+            cell = run.cell(target, check)
+            assert cell["outcome"] == "xfailed", (target, check, cell)
+            assert says in cell["message"], (target, check, cell["message"])
+            assert cell["hint"] == CATALOGUE[check].hint(cause), (target, check, cell)
+    unread = run.cell("f-close-unread", "tcp.half-close.eof-after-echo")["message"]
+    assert "the server closed the connection with " in unread
+    assert f"unread bytes in its receive buffer {UNREAD_WHY}" in unread
