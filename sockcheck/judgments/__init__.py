@@ -14,5 +14,6 @@ data.
 
 One module per check family: half_close, close, nagle, backpressure,
 process, concurrency, limits (tcp.*) and udp (udp.*); model.py reads the
-server's model from what it did, causes.py names the causes.
+server's model from what it did, resets.py tells why a server reset a
+connection, causes.py names the causes.
 """
