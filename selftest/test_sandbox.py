@@ -164,6 +164,7 @@ def test_a_detached_process_dies_with_its_launch(sockcheck):
         assert run.outcome("detaches", check) == "passed", str(run)
         assert run.outcome("c-epoll", check) == "passed", str(run)
     assert not _run_uid_processes(run.run_id)
+    assert not [path for path in Path("/sys/fs/cgroup").glob(f"*/sockcheck/{run.run_id}")], "the run's cgroups"
 
 
 @needs_sandbox_user

@@ -124,12 +124,14 @@ class LaunchGroup:
         return None
 
     def remove(self) -> None:
-        """Remove the group's folders (once empty; a folder still busy is left to sweep_run)."""
+        """Remove the group's folders (once empty; a folder still busy is left to sweep_run), and the
+        run's folder and sockcheck/ above them once no other group is left in them."""
         for folder in self.folders:
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+            for empty in (folder, folder.parent, folder.parent.parent):
+                try:
+                    empty.rmdir()
+                except OSError:
+                    break
 
 
 def _controller(folder: Path) -> str:
@@ -162,7 +164,13 @@ def create(run_id: str, name: str, memory: int, processes: int) -> LaunchGroup:
             if v2 is not None:
                 _enable_v2(run_folder)
             folder = run_folder / name
-            folder.mkdir(parents=True)
+            for attempt in range(3):  # another launch may remove the emptied run folder meanwhile
+                try:
+                    folder.mkdir(parents=True)
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
             folders.append(folder)
             controller = _controller(folder)
             if controller in ("pids", "unified"):
