@@ -11,7 +11,7 @@ PYTHON  ?= python3
 VENV    := .venv
 PYTEST  := $(VENV)/bin/pytest
 STAMP   := $(VENV)/.requirements-installed
-DEBIAN_PACKAGES := gcc make libc6-dev util-linux
+DEBIAN_PACKAGES := gcc make libc6-dev util-linux strace
 
 # The report: `sockcheck report` (sockcheck/report.py) installs Allure 3's command line, pinned by
 # reports-tool/package-lock.json, into the per-user cache on first use, and writes the report as one file
@@ -98,8 +98,11 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
-# cc, make and prlimit (util-linux) are what the targets and the launcher need.
+# cc, make and prlimit (util-linux) are what the targets and the launcher need.  strace traces the
+# replay of a failing case (fixtures/trace.py): installed as root, optional otherwise.
 deps:
+	@if [ "$$(id -u)" -eq 0 ]; then $(call need_debian,strace,strace); \
+	else command -v strace >/dev/null 2>&1 || echo "note: without strace, failures get no system-call trace" >&2; fi
 	@missing=""; \
 	for tool in cc make prlimit; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \

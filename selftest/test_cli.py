@@ -4,6 +4,7 @@ and shards that merge into the verdicts of one run."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -28,7 +29,7 @@ HOSTILE_INI = "[pytest]\naddopts = -x --no-such-option\ntestpaths = nowhere\n"
 HOSTILE_CONFTEST = 'raise SystemExit("the user\'s conftest.py was loaded")\n'
 
 ANSWERED_BY_THE_COMMAND = (["--help"], ["-h"], ["--version"], ["-V"], ["--list-checks"], ["-n", "auto", "--help"])
-HELP_LINES = 60  # the help fits a screen: more belongs in the README
+HELP_LINES = 61  # the help fits a screen: more belongs in the README
 
 needs_command = pytest.mark.skipif(not SOCKCHECK.exists(), reason="the sockcheck command is not installed in this venv")
 
@@ -82,7 +83,7 @@ class RecordingParser:
 
 def shown_metavar(flag: str, attrs: dict) -> str:
     """An option's value as ``--help`` names it: nothing for a switch, the choices joined with ``|``."""
-    if attrs.get("action") == "store_true":
+    if attrs.get("action") in ("store_true", argparse.BooleanOptionalAction):
         return ""
     if "metavar" in attrs:
         return attrs["metavar"]

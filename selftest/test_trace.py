@@ -1,0 +1,121 @@
+"""A failing case is replayed once under strace, and the server's system calls show its bug
+(fixtures/trace.py, sockcheck/capture/syscalls.py); a passing run starts no strace at all."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sockcheck.capture.syscalls import MAX_TRACE_BYTES, shorten_call, strace_command, trace_excerpt
+from selftest.running import C_BIN, ROOT, ensure_c_targets
+from selftest.test_lab import build_lab, one_liner
+
+FAULTY_BIN = ROOT / "targets" / "faulty" / "bin"
+RUN_TIMEOUT = 150.0
+REPLAYED = "system calls (replayed under strace with the same seed:"
+
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed")
+
+
+# -- the excerpt, on synthetic traces -------------------------------------------
+
+def test_strace_follows_forks_with_times_and_a_capped_file(tmp_path):
+    argv = strace_command([12, 34], tmp_path / "t.txt")
+    assert argv[:3] == ["prlimit", f"--fsize={MAX_TRACE_BYTES}", "--"]
+    assert {"-f", "-tt", "-A"} <= set(argv)
+    assert argv[argv.index("-e") + 1] == "trace=%network,%desc,%process,%signal"
+    assert argv[-4:] == ["-p", "12", "-p", "34"]
+
+
+def test_a_payload_is_cut_its_length_and_result_kept():
+    line = r'7 06:00:00.000001 write(5, "\350\231\305L\215\305\27=w$\341\222-\207>\1\354"..., 633656) = -1 EPIPE'
+    assert shorten_call(line) == r'7 06:00:00.000001 write(5, "\350\231\305L\21"..., 633656) = -1 EPIPE'
+    assert shorten_call('7 06:00:00.000001 read(4, "", 4096) = 0') == '7 06:00:00.000001 read(4, "", 4096) = 0'
+
+
+def test_the_excerpt_folds_a_busy_loop_and_drops_straces_own_words():
+    rounds = [f'9 06:00:00.{i:06d} read(4, "", 4096) = 0' for i in range(50)]
+    text = "\n".join(["strace: Process 9 attached", *rounds, "9 06:00:01.000000 +++ killed by SIGTERM +++", ""])
+    excerpt = trace_excerpt(text).splitlines()
+    assert excerpt == [rounds[0], "  [... 48 more of lines like it: 50 in all ...]", rounds[-1],
+                       "9 06:00:01.000000 +++ killed by SIGTERM +++"]
+    assert trace_excerpt("strace: Process 9 attached\n") == "(no system calls recorded)"
+
+
+# -- faulty servers, end to end --------------------------------------------------
+
+def _trace_section(run) -> str:
+    """The failure's system-call evidence as the terminal shows it."""
+    text = run.text
+    start = text.index(REPLAYED)
+    end = min([i for i in (text.find("\n===", start), text.find("\n___", start)) if i > 0] or [len(text)])
+    return text[start:end]
+
+
+def _whole_trace(section: str) -> str:
+    path = re.search(r"whole trace: (\S+)", section).group(1)
+    return Path(path).read_text()
+
+
+@needs_strace
+@pytest.mark.timeout(200)
+def test_sigpipe_shows_the_write_and_the_signal_that_killed_the_server(sockcheck):
+    ensure_c_targets()
+    run = sockcheck.run("--target", f"sp={FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}", "-k", "peer-reset",
+                        suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    section = _trace_section(run)
+    assert "the replay failed the same way" in section.splitlines()[0]
+    assert re.search(r"write\(\d+, .*EPIPE", section), section
+    assert "--- SIGPIPE" in section and "+++ killed by SIGPIPE +++" in section, section
+
+
+@needs_strace
+@pytest.mark.timeout(200)
+def test_fork_noreap_shows_sigchld_and_no_wait(sockcheck):
+    ensure_c_targets()
+    run = sockcheck.run("--target", f"fn={FAULTY_BIN / 'fork_noreap'} {{port}} {{host}}", "-k", "zombies",
+                        suites=[ROOT / "suites" / "tcp" / "test_process.py"], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    section = _trace_section(run)
+    assert "--- SIGCHLD" in section, section
+    whole = _whole_trace(section)
+    # Until the harness's SIGTERM at teardown, the parent reaps none of the children whose SIGCHLD it got.
+    until_stopped = whole.split("--- SIGTERM")[0]
+    assert until_stopped.count("--- SIGCHLD") >= 2, whole[:2000]
+    assert "wait4(" not in until_stopped and "waitid(" not in until_stopped, until_stopped[-2000:]
+
+
+@needs_strace
+@pytest.mark.timeout(200)
+def test_select_server_reads_eof_and_never_closes(sockcheck):
+    build_lab()
+    run = sockcheck.run("--target", one_liner("sk", "select_keeps_closed"), "-k", "fin-not-rst",
+                        suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    section = _trace_section(run)
+    eof = re.search(r'read\((\d+), "", \d+\) = 0', section)
+    assert eof, section
+    assert f"close({eof.group(1)})" not in _whole_trace(section)
+
+
+def test_a_passing_run_has_no_trace_and_no_replay(sockcheck):
+    ensure_c_targets()
+    run = sockcheck.run("--target", f"ok={C_BIN / 'poll_echo'} {{port}}", "-k", "peer-reset or roundtrip",
+                        suites=[ROOT / "suites" / "tcp"], timeout=RUN_TIMEOUT)
+    assert run.ret == 0, run.text
+    assert "strace" not in run.text
+    assert not list(Path.cwd().glob("reports/evidence/*.strace.txt"))
+
+
+@pytest.mark.timeout(200)
+def test_no_trace_failures_turns_the_replay_off(sockcheck):
+    ensure_c_targets()
+    run = sockcheck.run("--no-trace-failures", "--target", f"sp={FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}",
+                        "-k", "peer-reset", suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    assert REPLAYED not in run.text
+    assert not list(Path.cwd().glob("reports/evidence/*.strace.txt"))

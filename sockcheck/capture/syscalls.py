@@ -1,0 +1,155 @@
+"""A trace of a target's system calls: strace attached to a running launch, and its excerpt.
+
+Where strace runs: outside the sandbox, as the harness's own child, and it
+attaches (``strace -f -p PID ...``) to every process of a launch once the
+launch serves.  Three reasons against the alternatives:
+
+* the pid the launcher started stays the target's, so the process checks
+  (tcp.process.*) see the same tree as without a trace; strace wrapping the
+  command would make its own pid the launch's, and strace cannot be made a
+  child of the target;
+* strace inside the sandbox would run as the sandbox uid, and its file
+  would have to live where that uid may write and the harness may read
+  after the launch's private /tmp is gone; outside, it writes straight into
+  ``reports/evidence/``;
+* attached once the target serves, the trace holds the server's calls
+  during the check, not the noise of sockcheck-enter, the dynamic loader
+  and the interpreter's start: what a reader needs to see a bug.  The
+  socket(), bind() and listen() of start-up are left out for that reason.
+
+The trace follows forks (``-f``), keeps strings short (``-s 64``), stamps
+each line with the time of day (``-tt``) and is limited to the network,
+descriptor, process and signal calls.  Its file is capped (RLIMIT_FSIZE on
+strace, with SIGXFSZ ignored, so writes past the cap are dropped and the
+target is never held up by it).  Without the permission to trace (no root,
+a Yama ptrace_scope that forbids it) the trace says why it is missing.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from sockcheck.verdicts.folding import fold
+
+STRACE = "strace"
+TRACE_FILTER = "trace=%network,%desc,%process,%signal"
+STRING_LIMIT = 64
+MAX_TRACE_BYTES = 16 * 1024 * 1024
+ATTACH_TIMEOUT = 5.0  # seconds for strace to attach to every process of the launch
+STOP_TIMEOUT = 2.0  # seconds for strace to finish once its tracees are gone
+
+
+class TraceUnavailable(Exception):
+    """strace is missing or could not attach; the message says which."""
+
+
+def strace_command(pids: list[int], path: Path, strace: str = STRACE) -> list[str]:
+    """strace attached to ``pids`` (following their forks), appending to ``path``, its size capped."""
+    argv = ["prlimit", f"--fsize={MAX_TRACE_BYTES}", "--", strace, "-f", "-tt", "-s", str(STRING_LIMIT),
+            "-e", TRACE_FILTER, "-A", "-o", str(path)]
+    for pid in pids:
+        argv += ["-p", str(pid)]
+    return argv
+
+
+def tracer_of(pid: int) -> int | None:
+    """The TracerPid of a process (0 when untraced), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("TracerPid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return 0
+
+
+class Tracer:
+    """strace attached to the processes of one launch, writing to one file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.process: subprocess.Popen | None = None
+        self.problem: str | None = None
+
+    def attach(self, pids: list[int]) -> None:
+        """Start strace on ``pids`` and wait until it traces each of them; TraceUnavailable otherwise."""
+        if shutil.which(STRACE) is None:
+            raise TraceUnavailable("strace is not installed (Debian: apt-get install strace)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # restore_signals=False keeps SIGXFSZ ignored (Python ignores it): past the cap, writes fail quietly.
+        self.process = subprocess.Popen(strace_command(pids, self.path), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        restore_signals=False, start_new_session=True)
+        deadline = time.monotonic() + ATTACH_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if all(tracer_of(pid) in (self.process.pid, None) for pid in pids):
+                return
+            time.sleep(0.01)
+        why = self._stop_now()
+        raise TraceUnavailable(f"strace could not attach to {', '.join(map(str, pids))}: {why or 'timed out'}")
+
+    def _stop_now(self) -> str:
+        """End strace (SIGTERM detaches it from its tracees), return the last line it said."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def stop(self) -> None:
+        """Once the launch is gone: strace ends by itself when its last tracee has; ended here otherwise."""
+        if self.process is None:
+            return
+        try:
+            self.process.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        self._stop_now()
+        self.process = None
+
+
+EXCERPT_STRING = 16  # characters of a string argument kept in the excerpt
+EXCERPT_LINE = 160  # characters of a line kept in the excerpt
+_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?')
+
+
+def shorten_call(line: str) -> str:
+    """One trace line for the excerpt: string arguments cut to EXCERPT_STRING characters (a payload
+    says little in a trace; its length and the call's result do), the line to EXCERPT_LINE."""
+    def cut(match: re.Match) -> str:
+        body = match.group(1)
+        if len(body) <= EXCERPT_STRING and not match.group(2):
+            return match.group(0)
+        return f'"{body[:EXCERPT_STRING].rstrip(chr(92))}"...'
+    line = _STRING.sub(cut, line)
+    return line if len(line) <= EXCERPT_LINE else line[:EXCERPT_LINE - 4] + " ..."
+
+
+def trace_excerpt(text: str, whole: str | None = None) -> str:
+    """The trace sized for a person: strace's own messages left out, each line shortened (shorten_call),
+    lines of one shape folded with a count (a SIGCHLD per connection, a read() = 0 on every select()
+    round), the first and last lines kept (sockcheck/verdicts/folding.py)."""
+    lines = [shorten_call(line) for line in text.splitlines() if line.strip()
+             and not line.startswith("strace: ")]
+    return fold("\n".join(lines), whole=whole) if lines else "(no system calls recorded)"
+
+
+def read_trace(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
