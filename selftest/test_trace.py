@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from sockcheck.capture.syscalls import MAX_TRACE_BYTES, shorten_call, strace_command, trace_excerpt
+from sockcheck.capture.syscalls import (MAX_TRACE_BYTES, Tracer, TraceUnavailable, shorten_call, strace_command,
+                                       trace_excerpt, tracer_of)
 from selftest.running import C_BIN, ROOT, ensure_c_targets
 from selftest.test_lab import build_lab, one_liner
 
@@ -119,3 +122,23 @@ def test_no_trace_failures_turns_the_replay_off(sockcheck):
     assert run.ret == 1, run.text
     assert REPLAYED not in run.text
     assert not list(Path.cwd().glob("reports/evidence/*.strace.txt"))
+
+
+@needs_strace
+def test_strace_detaches_when_its_time_is_up_and_the_process_runs_on(tmp_path):
+    """A spinning server is many times slower traced: past its time strace lets go, the server lives."""
+    spinner = subprocess.Popen([sys.executable, "-c", "import os, time\nwhile True: os.getpid(); time.sleep(0.001)"])
+    try:
+        tracer = Tracer(tmp_path / "spin.strace.txt")
+        try:
+            tracer.attach([spinner.pid])
+        except TraceUnavailable as exc:
+            pytest.skip(f"cannot trace here: {exc}")
+        tracer.detach_after(0.3)
+        assert tracer.process.wait(5) is not None
+        assert tracer.detached and spinner.poll() is None and tracer_of(spinner.pid) == 0
+        tracer.stop()
+        assert "+++" not in (tmp_path / "spin.strace.txt").read_text()  # let go, not killed
+    finally:
+        spinner.kill()
+        spinner.wait()

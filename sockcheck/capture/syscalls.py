@@ -21,7 +21,12 @@ The trace follows forks (``-f``), keeps strings short (``-s 64``), stamps
 each line with the time of day (``-tt``) and is limited to the network,
 descriptor, process and signal calls.  Its file is capped (RLIMIT_FSIZE on
 strace, with SIGXFSZ ignored, so writes past the cap are dropped and the
-target is never held up by it).  Without the permission to trace (no root,
+target is never held up by it), and its time can be bounded
+(``detach_after``): a server that spins (a select() loop that reads EOF
+from a socket it never closes) makes a traced process many times slower,
+so a replay would take minutes; detached, the rest of the replay runs at
+full speed and the trace keeps its first seconds, where the bug already
+shows.  Without the permission to trace (no root,
 a Yama ptrace_scope that forbids it) the trace says why it is missing.
 """
 
@@ -31,6 +36,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -75,7 +81,8 @@ class Tracer:
     def __init__(self, path: Path):
         self.path = path
         self.process: subprocess.Popen | None = None
-        self.problem: str | None = None
+        self.detached = False  # whether detach_after's time ran out before the launch ended
+        self._timer: threading.Timer | None = None
 
     def attach(self, pids: list[int]) -> None:
         """Start strace on ``pids`` and wait until it traces each of them; TraceUnavailable otherwise."""
@@ -96,6 +103,18 @@ class Tracer:
         why = self._stop_now()
         raise TraceUnavailable(f"strace could not attach to {', '.join(map(str, pids))}: {why or 'timed out'}")
 
+    def detach_after(self, seconds: float) -> None:
+        """Stop tracing ``seconds`` from now, if the launch still runs then: the tracees run on untraced."""
+        self._timer = threading.Timer(seconds, self._detach)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _detach(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            self.detached = True
+            process.send_signal(signal.SIGTERM)  # strace detaches from every tracee and exits
+
     def _stop_now(self) -> str:
         """End strace (SIGTERM detaches it from its tracees), return the last line it said."""
         assert self.process is not None
@@ -111,6 +130,8 @@ class Tracer:
 
     def stop(self) -> None:
         """Once the launch is gone: strace ends by itself when its last tracee has; ended here otherwise."""
+        if self._timer is not None:
+            self._timer.cancel()
         if self.process is None:
             return
         try:
