@@ -39,12 +39,19 @@ def test_a_payload_is_cut_its_length_and_result_kept():
     assert shorten_call('7 06:00:00.000001 read(4, "", 4096) = 0') == '7 06:00:00.000001 read(4, "", 4096) = 0'
 
 
-def test_the_excerpt_folds_a_busy_loop_and_drops_straces_own_words():
+def test_the_excerpt_is_the_end_until_the_check_ended_folded():
     rounds = [f'9 06:00:00.{i:06d} read(4, "", 4096) = 0' for i in range(50)]
-    text = "\n".join(["strace: Process 9 attached", *rounds, "9 06:00:01.000000 +++ killed by SIGTERM +++", ""])
-    excerpt = trace_excerpt(text).splitlines()
-    assert excerpt == [rounds[0], "  [... 48 more of lines like it: 50 in all ...]", rounds[-1],
-                       "9 06:00:01.000000 +++ killed by SIGTERM +++"]
+    teardown = ["9 06:00:02.000000 --- SIGTERM {si_signo=SIGTERM} ---", "9 06:00:02.000100 +++ killed by SIGTERM +++"]
+    text = "\n".join(["strace: Process 9 attached", '9 06:00:00.000000 write(4, "abc", 3) = 3', *rounds,
+                      "9 06:00:01.000000 ppoll([{fd=4}], 1, NULL, [], 8) = 1", *teardown, ""])
+    excerpt = trace_excerpt(text, whole="/x/t.strace.txt", until="06:00:01.500000").splitlines()
+    assert excerpt[0] == "[52 calls and signals, the last 5 lines shown; the whole trace: /x/t.strace.txt]"
+    assert excerpt[1:] == ['9 06:00:00.000000 write(4, "abc", 3) = 3', rounds[0],
+                           "  [... 48 more of lines like it: 50 in all ...]", rounds[-1],
+                           "9 06:00:01.000000 ppoll([{fd=4}], 1, NULL, [], 8) = 1"]
+    assert trace_excerpt(text, until="06:00:01.500000", last=2).splitlines()[1:] == [
+        rounds[-1], "9 06:00:01.000000 ppoll([{fd=4}], 1, NULL, [], 8) = 1"]
+    assert trace_excerpt(text, last=1, head=False) == "9 06:00:02.000100 +++ killed by SIGTERM +++"
     assert trace_excerpt("strace: Process 9 attached\n") == "(no system calls recorded)"
 
 
@@ -59,7 +66,7 @@ def _trace_section(run) -> str:
 
 
 def _whole_trace(section: str) -> str:
-    path = re.search(r"whole trace: (\S+)", section).group(1)
+    path = re.search(r"the whole trace: (\S+?)\) ---", section).group(1)
     return Path(path).read_text()
 
 

@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from sockcheck.verdicts.folding import fold
+from sockcheck.verdicts.folding import fold_repeats
 
 STRACE = "strace"
 TRACE_FILTER = "trace=%network,%desc,%process,%signal"
@@ -144,6 +144,7 @@ class Tracer:
 
 EXCERPT_STRING = 16  # characters of a string argument kept in the excerpt
 EXCERPT_LINE = 160  # characters of a line kept in the excerpt
+EXCERPT_CALLS = 6  # lines of the trace's end in a failure's evidence: a terminal shows every failure's
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"(\.\.\.)?')
 
 
@@ -159,13 +160,32 @@ def shorten_call(line: str) -> str:
     return line if len(line) <= EXCERPT_LINE else line[:EXCERPT_LINE - 4] + " ..."
 
 
-def trace_excerpt(text: str, whole: str | None = None) -> str:
-    """The trace sized for a person: strace's own messages left out, each line shortened (shorten_call),
-    lines of one shape folded with a count (a SIGCHLD per connection, a read() = 0 on every select()
-    round), the first and last lines kept (sockcheck/verdicts/folding.py)."""
-    lines = [shorten_call(line) for line in text.splitlines() if line.strip()
-             and not line.startswith("strace: ")]
-    return fold("\n".join(lines), whole=whole) if lines else "(no system calls recorded)"
+def call_time(line: str) -> str | None:
+    """The time of day strace stamped on a line (``PID HH:MM:SS.ffffff call...``), None for other lines."""
+    fields = line.split(None, 2)
+    for field in fields[:2]:
+        if len(field) == 15 and field[2] == ":" and field[8] == ".":
+            return field
+    return None
+
+
+def trace_excerpt(text: str, whole: str | None = None, until: str | None = None,
+                  last: int = EXCERPT_CALLS, head: bool = True) -> str:
+    """The end of the trace, sized for a terminal: the ``last`` lines up to the time of day ``until``
+    (when the check ended: the teardown's SIGTERM and what it set off stay in the file), strace's own
+    messages left out, each line shortened (shorten_call) and lines of one shape folded with a count
+    (a SIGCHLD per connection, a read() = 0 on every select() round; folding.py).  The end, because
+    that is where a failure shows: the write() before the SIGPIPE, the loop the server is stuck in.
+    ``head``: a first line saying how much was left out and where the whole trace is."""
+    lines = [shorten_call(line) for line in text.splitlines() if line.strip() and not line.startswith("strace: ")]
+    if until is not None:
+        lines = [line for line in lines if (call_time(line) or "") <= until]
+    if not lines:
+        return "(no system calls recorded)"
+    folded = fold_repeats(lines)
+    shown = folded[-last:]
+    where = f"; the whole trace: {whole}" if whole else ""
+    return "\n".join([f"[{len(lines)} calls and signals, the last {len(shown)} lines shown{where}]"] * head + shown)
 
 
 def read_trace(path: Path) -> str:
