@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import shutil
 import subprocess
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from sockcheck.capture.ladder import joined, ladder_svg, ladder_text
+from sockcheck.capture.pcap import RawSegment
 from sockcheck.capture.syscalls import (MAX_TRACE_BYTES, Tracer, TraceUnavailable, shorten_call, strace_command,
-                                       trace_excerpt, tracer_of)
+                                       timed_calls, trace_excerpt, tracer_of)
 from selftest.running import C_BIN, ROOT, ensure_c_targets
 from selftest.test_lab import build_lab, one_liner
 
@@ -55,6 +58,28 @@ def test_the_excerpt_is_the_end_until_the_check_ended_folded():
     assert trace_excerpt("strace: Process 9 attached\n") == "(no system calls recorded)"
 
 
+def test_the_servers_calls_sit_beside_the_packets_on_one_time_axis():
+    raw = [RawSegment(100.0, 5000, 80, 0x02, 1000, 0, 0, b""), RawSegment(100.002, 80, 5000, 0x12, 9000, 1001, 0, b"")]
+    calls = [(100.001, "[7] accept(3, NULL, NULL) = 4"), (99.999, "[7] ppoll([{fd=3}], 1) = 1")]
+    segments, server_calls = joined(raw, 80, calls)
+    rows = ladder_text(segments, "t", server_calls).splitlines()[2:]
+    assert [row.split()[0] for row in rows] == ["0.000", "1.000", "2.000", "3.000"]
+    assert rows[0].endswith("server │ [7] ppoll([{fd=3}], 1) = 1") and "[S]" in rows[1]
+    assert rows[2].endswith("server │ [7] accept(3, NULL, NULL) = 4") and "[SA]" in rows[3]
+    svg = ladder_svg(segments, "t", server_calls)
+    assert "accept(3, NULL, NULL) = 4" in svg and 'width="1400"' in svg
+    assert 'width="760"' in ladder_svg(segments, "t")  # without calls, the ladder as it was
+
+
+def test_traced_lines_get_their_time_since_the_epoch():
+    text = ("7  06:00:00.500000 accept(3, NULL, NULL) = 4\nstrace: Process 7 detached\n"
+            "7  06:00:01.000000 +++ exited with 0 +++\n")
+    day = datetime.date(2026, 1, 1)
+    assert timed_calls(text, day, until="06:00:00.900000") == [
+        (datetime.datetime(2026, 1, 1, 6, 0, 0, 500000).timestamp(), "[7] accept(3, NULL, NULL) = 4")]
+    assert len(timed_calls(text, day)) == 2
+
+
 # -- faulty servers, end to end --------------------------------------------------
 
 def _trace_section(run) -> str:
@@ -66,7 +91,7 @@ def _trace_section(run) -> str:
 
 
 def _whole_trace(section: str) -> str:
-    path = re.search(r"the whole trace: (\S+?)\) ---", section).group(1)
+    path = re.search(r"the whole trace: ([^;)\s]+)", section).group(1)
     return Path(path).read_text()
 
 
@@ -110,6 +135,9 @@ def test_select_server_reads_eof_and_never_closes(sockcheck):
     eof = re.search(r'read\((\d+), "", \d+\) = 0', section)
     assert eof, section
     assert f"close({eof.group(1)})" not in _whole_trace(section)
+    # A wire check: the replay's packets and the server's calls on one time axis.
+    ladder = Path(re.search(r"beside its packets: ([^;)\s]+)", section).group(1)).read_text()
+    assert "[AF]" in ladder and re.search(r'server │ \[\d+\] read\(\d+, "", \d+\) = 0', ladder), ladder[:3000]
 
 
 def test_a_passing_run_has_no_trace_and_no_replay(sockcheck):

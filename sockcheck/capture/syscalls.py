@@ -32,6 +32,7 @@ a Yama ptrace_scope that forbids it) the trace says why it is missing.
 
 from __future__ import annotations
 
+import datetime
 import re
 import shutil
 import signal
@@ -186,6 +187,20 @@ def trace_excerpt(text: str, whole: str | None = None, until: str | None = None,
     shown = folded[-last:]
     where = f"; the whole trace: {whole}" if whole else ""
     return "\n".join([f"[{len(lines)} calls and signals, the last {len(shown)} lines shown{where}]"] * head + shown)
+
+
+def timed_calls(text: str, day: datetime.date, until: str | None = None) -> list[tuple[float, str]]:
+    """(seconds since the epoch, ``[PID] call``) of each traced line up to the time of day ``until``,
+    for a ladder that shows them beside the packets; strace -tt stamps the local time of day."""
+    calls = []
+    for line in text.splitlines():
+        stamp = call_time(line)
+        if stamp is None or (until is not None and stamp > until):
+            continue
+        pid, _, rest = line.partition(stamp)
+        when = datetime.datetime.combine(day, datetime.time.fromisoformat(stamp)).timestamp()
+        calls.append((when, shorten_call(f"[{pid.strip()}] {rest.strip()}" if pid.strip() else rest.strip())))
+    return calls
 
 
 def read_trace(path: Path) -> str:
