@@ -16,7 +16,6 @@ the INET_DIAG_INFO extension: the server socket's ``struct tcp_info``.
 
 from __future__ import annotations
 
-import itertools
 import selectors
 import socket
 import struct
@@ -24,9 +23,9 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from sockcheck.net.socket_table import (ATTRIBUTE, DIAG_INODE, DIAG_MSG, DIAG_MSG_SIZE, DIAG_REQUEST, DIAG_TIMEOUT,
-                                        NETLINK_SOCK_DIAG, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HEADER,
-                                        SOCK_DIAG_BY_FAMILY, SOCKID, SOCKID_REST)
+from sockcheck.net.socket_table import (DIAG_INODE, DIAG_MSG, DIAG_REQUEST, DIAG_TIMEOUT, NETLINK_SOCK_DIAG,
+                                        NLM_F_REQUEST, SOCK_DIAG_BY_FAMILY, SOCKID, SOCKID_REST, attribute, exchange,
+                                        sockid)
 from sockcheck.net.stream import WRITE_CHUNK
 
 INET_DIAG_INFO = 2  # the attribute carrying struct tcp_info; asked for with ext bit 1 << (2 - 1)
@@ -37,7 +36,6 @@ TCPI_BYTES_OFFSET = 120
 # Connected states: a server's end of a connection the client has not closed, or has half-closed.
 CONNECTED = (1 << 1) | (1 << 8)  # ESTABLISHED, CLOSE_WAIT
 PUSH_POLL = 0.005  # seconds between looks at the server's counters while pushing
-_sequence = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -93,32 +91,21 @@ class ProgressReader:
     def _ask(self, family: int, server: bytes, client: bytes) -> SocketProgress | None:
         """One exact lookup (no dump: the kernel finds the socket by its addresses and ports in its hash
         table, whatever else the namespace holds)."""
-        sequence = next(_sequence) & 0xFFFFFFFF
         body = DIAG_REQUEST.pack(family, socket.IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), CONNECTED) \
-            + SOCKID.pack(self.server_port, self.client_port, server.ljust(16, b"\0"), client.ljust(16, b"\0")) \
-            + SOCKID_REST.pack(0, 0xFFFFFFFF, 0xFFFFFFFF)
-        self._diag.send(NLMSG_HEADER.pack(NLMSG_HEADER.size + len(body), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST,
-                                          sequence, 0) + body)
-        while True:
-            data = self._diag.recv(1 << 16)
-            offset = 0
-            while offset + NLMSG_HEADER.size <= len(data):
-                length, kind, _flags, seq, _pid = NLMSG_HEADER.unpack_from(data, offset)
-                if length < NLMSG_HEADER.size:
-                    break
-                start, offset = offset + NLMSG_HEADER.size, offset + (length + 3 & ~3)
-                if seq != sequence:
-                    continue  # the answer to an earlier question given up on
-                if kind in (NLMSG_ERROR, NLMSG_DONE):
-                    return None  # ENOENT: no such socket
-                return _progress(data, start, start + length - NLMSG_HEADER.size)
+            + sockid(self.server_port, self.client_port, server, client)
+        try:
+            for data, start, end in exchange(self._diag, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST, body):
+                return _progress(data, start, end)
+        except OSError:  # ENOENT: no such socket
+            return None
+        return None
 
 
 def _progress(data: bytes, start: int, end: int) -> SocketProgress | None:
     """The counters of one inet_diag_msg, None without a long enough tcp_info."""
     _expires, rqueue, wqueue, _uid, _inode = DIAG_INODE.unpack_from(
         data, start + DIAG_MSG.size + SOCKID.size + SOCKID_REST.size)
-    info = _attribute(data, start + DIAG_MSG_SIZE, end, INET_DIAG_INFO)
+    info = attribute(data, start, end, INET_DIAG_INFO)
     if info is None or len(info) < TCPI_BYTES_OFFSET + TCPI_BYTES.size:
         return None
     acked, received = TCPI_BYTES.unpack_from(info, TCPI_BYTES_OFFSET)
@@ -128,18 +115,6 @@ def _progress(data: bytes, start: int, end: int) -> SocketProgress | None:
 def _mapped(address: bytes) -> bytes:
     """The IPv4-mapped IPv6 form (::ffff:a.b.c.d) of a packed IPv4 address."""
     return bytes(10) + b"\xff\xff" + address
-
-
-def _attribute(data: bytes, attribute: int, end: int, wanted: int) -> bytes | None:
-    """The payload of attribute ``wanted`` among a message's attributes, None when absent."""
-    while attribute + ATTRIBUTE.size <= end:
-        size, kind = ATTRIBUTE.unpack_from(data, attribute)
-        if size < ATTRIBUTE.size:
-            break
-        if kind == wanted:
-            return bytes(data[attribute + ATTRIBUTE.size:attribute + size])
-        attribute += size + 3 & ~3
-    return None
 
 
 def push_until_still(sock: socket.socket, payload: bytes, sent: int, mark: Callable[[], Hashable], *,
