@@ -14,11 +14,10 @@ Usage: ipv4_only.py PORT [HOST] [udp].  Everything else is a correct echo.
 import os
 import socket
 import sys
-import threading
 
 # The plumbing shared with the reference servers lives in ../py.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "py"))
-from serverargs import echo_blocking, exit_on_stop_signals, log  # noqa: E402
+from serverargs import echo_blocking, exit_on_stop_signals, log, start_thread  # noqa: E402
 
 
 def main():
@@ -39,7 +38,7 @@ def main():
     sock.listen(512)
     while True:
         conn, _ = sock.accept()
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        start_thread(serve, conn)
 
 
 def serve(conn):

@@ -19,14 +19,13 @@ writes (sendall), half-close, resets, SIGTERM -> exit 0.
 """
 import os
 import sys
-import threading
 import time
 
 # The plumbing shared with the reference servers lives in ../py.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                              os.pardir, "py"))
 from serverargs import (  # noqa: E402
-    exit_on_stop_signals, parse_args, tcp_listener)
+    exit_on_stop_signals, parse_args, start_thread, tcp_listener)
 
 
 def serve(conn):
@@ -53,7 +52,7 @@ def main():
         except OSError:  # e.g. ECONNABORTED, EMFILE: back off briefly
             time.sleep(0.05)
             continue
-        threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        start_thread(serve, conn)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 
 PROG = os.path.basename(sys.argv[0])
 
@@ -86,6 +87,25 @@ def exit_on_stop_signals():
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
+
+
+def start_thread(target, *args):
+    """Starts a daemon thread running target(*args) with SIGTERM and SIGINT
+    blocked in it, so that the kernel delivers them to the main thread.
+
+    Python runs signal handlers in the main thread only, when it next
+    executes bytecode.  A process-directed signal may land on any thread
+    that does not block it: taken by a connection's thread, it leaves the
+    main thread asleep in accept(), and exit_on_stop_signals() never
+    fires.  The new thread inherits the mask in force while it is created."""
+    stops = {signal.SIGTERM, signal.SIGINT}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    return thread
 
 
 def echo_blocking(sock):
