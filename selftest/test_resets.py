@@ -12,7 +12,9 @@ from sockcheck.capture.ladder import Segment
 from sockcheck.judgments import causes
 from sockcheck.judgments.close import judge_orderly_close, judge_peer_reset, reset_stage
 from sockcheck.judgments.half_close import judge_half_close
+from sockcheck.fixtures.resets import mentions_reset
 from sockcheck.judgments.resets import describe_reset, explain_reset, reset_seen
+from sockcheck.net import reset_log
 from sockcheck.net.stream import COMPLETE, RESET
 from sockcheck.verdicts.catalogue import CATALOGUE
 from sockcheck.verdicts.reset_fixes import RESET_FIXES
@@ -20,7 +22,9 @@ from selftest.running import BUNDLED_MANIFEST, ROOT
 
 UNREAD_WHY = "(close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17)"
 SUITES = ROOT / "suites" / "tcp"
-EXPLAINING = ("tcp.close.fin-not-rst", "tcp.close.peer-reset", "tcp.half-close.eof-after-echo", "tcp.half-close.large")
+# Every TCP check explains a reset its finding met: the judgments of these with the capture they run, the others
+# through fixtures/resets.py.
+EXPLAINING = tuple(check for check, spec in CATALOGUE.items() if spec.transport == "tcp")
 
 
 def seg(from_client: bool, flags: str, seq: int = 1, ack: int = 1, payload: bytes = b"") -> Segment:
@@ -53,7 +57,7 @@ def test_bytes_received_and_never_echoed_are_unread_input_at_close():
     wire = HANDSHAKE + [client_sends(44), echo(32, 45), seg(False, "RA", 33, 45)]
     assert explain_reset(wire, sent=44, echoed=32, watched=0.2) == (
         causes.RST_UNREAD, f"the server closed the connection with 12 unread bytes in its receive buffer {UNREAD_WHY}: "
-                           "it had received 44 bytes and echoed 32, with no FIN first; its process was still running "
+                           "the server had received 44 bytes and echoed 32, with no FIN first; its process was still running "
                            "0.2s later")
 
 
@@ -127,7 +131,7 @@ def test_echo_held_in_the_servers_buffers_leaves_unread_and_linger_untold():
     wire = HANDSHAKE + [client_sends(300000), echo(70000, 300002), seg(False, "RA", 70001, 300002)]
     assert explain_reset(wire, sent=300000, echoed=70000, echo_held=True) == (
         causes.RST_UNTOLD, "230000 of the 300000 bytes the server had received never came back: unread at close() "
-                           "(close() → RST) or echo it held that SO_LINGER {on, 0} discarded; the suite cannot tell "
+                           "(close() → RST) or echo the server held that SO_LINGER {on, 0} discarded; the suite cannot tell "
                            "which from the packets alone")
     # Everything came back: nothing was held, nothing unread.
     full = HANDSHAKE + [client_sends(300000), echo(300000, 300002), seg(False, "RA", 300001, 300002)]
@@ -161,8 +165,8 @@ def test_fin_not_rst_says_why_the_server_reset():
     finding = judge_orderly_close(wire, 2.0, sent=44, echoed=32, watched=0.2)
     assert str(finding) == (
         "close: expected FIN from the server and no RST; got RST from the server ([RA] seq=33 ack=46 len=0): the "
-        f"server closed the connection with 12 unread bytes in its receive buffer {UNREAD_WHY}: it had received 44 "
-        "bytes and echoed 32, with no FIN first; its process was still running 0.2s later")
+        f"server closed the connection with 12 unread bytes in its receive buffer {UNREAD_WHY}: the server had received "
+        "44 bytes and echoed 32, with no FIN first; its process was still running 0.2s later")
     assert finding.cause == causes.RST_UNREAD
     assert judge_orderly_close(wire, 2.0, sent=44, echoed=32, status=-6).cause == causes.CRASH
 
@@ -248,3 +252,96 @@ def test_each_bundled_faulty_server_gets_its_own_reset_explained(sockcheck):
     unread = run.cell("f-close-unread", "tcp.half-close.eof-after-echo")["message"]
     assert "the server closed the connection with " in unread
     assert f"unread bytes in its receive buffer {UNREAD_WHY}" in unread
+
+
+# -- any other check: the resets its clients met (sockcheck/net/reset_log.py, fixtures/resets.py) ------------
+
+def test_a_reset_socket_still_counts_what_the_server_took_and_echoed():
+    """TCP_INFO outlives the RST: the server's kernel took 5000 bytes and echoed 100 of them, whatever the
+    client's last call read (Linux drops what the client had not read when the RST comes)."""
+    import socket
+    import struct
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        server, _ = listener.accept()
+        with client, server:
+            client.sendall(b"x" * 5000)
+            received = b""
+            while len(received) < 5000:
+                received += server.recv(5000 - len(received))
+            server.sendall(received[:100])
+            assert client.recv(100) == b"x" * 100
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            server.close()
+            with pytest.raises(ConnectionResetError):
+                while client.recv(100):
+                    pass
+            reset_log.clear()
+            reset_log.record(client, sent=0, echoed=0)
+            [met] = reset_log.met()
+    assert (met.taken, met.echoed, met.counted, met.echo_held) == (5000, 100, True, False)
+    assert met.port == client.getsockname()[1] if client.fileno() >= 0 else met.port
+    reset_log.clear()
+    assert reset_log.met() == []
+
+
+def test_the_kernels_counts_tell_unread_input_from_a_linger_abort():
+    assert explain_reset(None, sent=5000, echoed=100, taken=5000, watched=0.2) == (
+        causes.RST_UNREAD, f"the server closed the connection with 4900 unread bytes in its receive buffer {UNREAD_WHY}: "
+                           "the server's kernel had acknowledged 5000 bytes (the client's TCP_INFO) and echoed 100; its "
+                           "process was still running 0.2s later")
+    assert explain_reset(None, sent=5000, echoed=5000, taken=5000)[0] == causes.RST_LINGER
+    assert explain_reset(None, sent=5000, echoed=100, taken=5000, echo_held=True)[0] == causes.RST_UNTOLD
+
+
+@pytest.mark.parametrize(("text", "speaks"), [
+    ("echo: expected 32 bytes; got 0 of 32 bytes then RST", True),
+    ("connection #2: reset after 3 of 16 bytes", True),
+    ("got ConnectionResetError: [Errno 104] Connection reset by peer", True),
+    ("the server resets the connection before answering", True),
+    ("cannot judge x: got 3 bytes then EOF (see tcp.close.peer-reset)", False),
+])
+def test_a_finding_speaks_of_a_reset_in_its_own_words_not_in_a_checks_name(text, speaks):
+    assert mentions_reset(text) is speaks
+
+
+# target -> check -> (what its finding must say, the cause whose hint it must carry), through fixtures/resets.py
+MET = {
+    "f-close-unread": {
+        "tcp.echo.large": ("then RST: the server closed the connection with ", causes.RST_UNREAD),
+        "tcp.stream.coalesced": ("then RST: the server closed the connection with 688 unread bytes", causes.RST_UNREAD),
+        # the check's own cause (the connection ended at the urgent byte) keeps its hint; the reset comes
+        # while the client reads or, on a busy machine, while it still sends
+        "tcp.urgent.stream-intact": (": the server closed the connection with ", causes.URGENT_DROPPED),
+    },
+    "f-dies-on-urgent": {
+        "tcp.urgent.stream-intact": (": the server closed the connection with ", causes.URGENT_DROPPED),
+    },
+}
+# Its child closes the client's socket, with the client's bytes unread (RST) or, on a busy machine, before
+# they came (FIN): every other check asks a fresh launch whether it answers at all, and says how it ended.
+TURNS_AWAY = "f-fork-closes-wrong-fd"
+
+
+@pytest.mark.timeout(150)
+def test_every_other_check_that_met_a_reset_says_why(sockcheck):
+    """Checks whose judgments know nothing of resets: the fixture explains from the client's kernel counts."""
+    targets = [arg for name in (*MET, TURNS_AWAY) for arg in ("--only-target", name)]
+    run = sockcheck.run("--targets-file", str(BUNDLED_MANIFEST), *targets, "-n", "2",
+                        "-k", "test_large or test_roundtrip or test_coalesced or test_stream_intact",
+                        suites=(SUITES / "test_echo.py", SUITES / "test_stream.py", SUITES / "test_urgent.py"),
+                        timeout=120)
+    assert run.ret == 0, str(run)
+    for target, findings in MET.items():
+        for check, (says, cause) in findings.items():
+            cell = run.cell(target, check)
+            assert cell["outcome"] == "xfailed", (target, check, cell)
+            assert says in cell["message"], (target, check, cell["message"])
+            assert UNREAD_WHY in cell["message"], (target, check, cell["message"])
+            assert cell["hint"] == CATALOGUE[check].hint(cause), (target, check, cell)
+    probe = run.cell(TURNS_AWAY, "tcp.echo.large")
+    assert probe["outcome"] == "inconclusive", probe
+    if "resets the connection" in probe["message"]:
+        assert ("resets the connection before answering (a fresh launch, sent 1 byte, gave nothing back: the server "
+                f"closed the connection with 1 unread byte in its receive buffer {UNREAD_WHY}") in probe["message"]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import shutil
 import subprocess
@@ -129,9 +130,10 @@ def test_fork_noreap_shows_sigchld_and_no_wait(sockcheck):
 
 @needs_strace
 @pytest.mark.timeout(200)
-def test_select_server_reads_eof_and_never_closes(sockcheck):
+def test_select_server_reads_eof_and_never_closes(sockcheck, tmp_path):
     build_lab()
     run = sockcheck.run("--target", one_liner("sk", "select_keeps_closed"), "-k", "fin-not-rst",
+                        f"--alluredir={tmp_path / 'allure'}",
                         suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
     assert run.ret == 1, run.text
     section = _trace_section(run)
@@ -141,6 +143,13 @@ def test_select_server_reads_eof_and_never_closes(sockcheck):
     # A wire check: the replay's packets and the server's calls on one time axis.
     ladder = Path(re.search(r"beside its packets: ([^;)\s]+)", section).group(1)).read_text()
     assert "[AF]" in ladder and re.search(r'server │ \[\d+\] read\(\d+, "", \d+\) = 0', ladder), ladder[:3000]
+    # ... and the trace and both ladders are the Allure result's attachments.
+    [result] = [json.loads(path.read_text()) for path in (tmp_path / "allure").glob("*-result.json")]
+    attached = {a["name"]: a for a in result["attachments"]}
+    assert {"system calls (strace, the replay)", "calls and packets (text)", "calls and packets (SVG)"} <= attached.keys()
+    assert attached["calls and packets (SVG)"]["type"] == "image/svg+xml"
+    svg = (tmp_path / "allure" / attached["calls and packets (SVG)"]["source"]).read_text()
+    assert svg.lstrip().startswith("<svg") and "read(" in svg, svg[:500]
 
 
 def test_a_passing_run_has_no_trace_and_no_replay(sockcheck):

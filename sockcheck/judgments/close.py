@@ -41,14 +41,14 @@ def judge_orderly_close(segments: list[Segment], within: float, *, sent: int, ec
     if resets and not resets[0].from_client:
         cause, why = explain_reset(segments, sent=sent, echoed=echoed, status=status, watched=watched)
         return violation("close", "FIN from the server and no RST",
-                         f"RST from the server{describe_reset(segments)}: {why}", cause=cause)
+                         f"RST from the server{describe_reset(segments)}: {why}", cause=cause, reset_explained=True)
     if resets:
         unread = sum(s.length for s in segments if not s.from_client) - echoed
         why = (f"the client closed with {unread} of the server's bytes unread or still to come, and its kernel "
                "reset the connection (close() → RST)" if unread > 0 else "the client's kernel answered a segment "
                "of the server's that came after the client's close")
         return violation("close", "FIN from the server and no RST", f"RST from the client ({resets[0].describe()}): "
-                         f"{why}", cause=CLIENT_RST)
+                         f"{why}", cause=CLIENT_RST, reset_explained=True)
     if not _server_fins(segments):
         return violation("close", f"FIN from the server within {within:.1f}s of the client's close", "no FIN",
                          cause=NO_FIN)
@@ -106,17 +106,18 @@ def judge_peer_reset(stage: str, sent: bytes, received: bytes, end: str, *, refu
     if refused:
         cause, why = explain_reset(None, sent=len(sent), echoed=0, status=status, watched=watched, refused=True)
         return violation("peer reset", f"the server to keep serving {stage}", f"connection refused: {why}",
-                         cause=cause)
+                         cause=cause, reset_explained=True)
     if exited:
         if end == RESET and status is not None:
             death = f"the new client's connection reset: {explain_reset(None, sent=0, echoed=0, status=status)[1]}"
-        return violation("peer reset", f"the server still running {stage}", death, cause=death_cause(status))
+        return violation("peer reset", f"the server still running {stage}", death, cause=death_cause(status),
+                         reset_explained=True)
     if received != sent:
         got = f"{len(received)} bytes {describe_end(end)}".strip()
         if end == RESET:
             cause, why = explain_reset(None, sent=len(sent), echoed=len(received), watched=watched)
             return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}", f"{got}: {why}",
-                             cause=cause if received else STOPPED_SERVING)
+                             cause=cause if received else STOPPED_SERVING, reset_explained=True)
         return violation("peer reset", f"a new client echoed within {within:.1f}s {stage}", got,
                          cause=None if received else STOPPED_SERVING)
     return None

@@ -35,7 +35,8 @@ def judge_half_close(rule: str, expected: bytes, received: bytes, end: str, prom
                                    watched=watched, echo_held=echo_held)
         if not expected.startswith(received):  # altered, missing or extra bytes: that is the finding's cause
             cause = stream_cause(expected, received, end)
-        return violation(rule, promise, f"{got}{describe_reset(segments)}: {why}", cause=cause)
+        return violation(rule, promise, f"{got}{describe_reset(segments)}: {why}", cause=cause,
+                         reset_explained=True)
     return violation(rule, promise, got, cause=stream_cause(expected, received, end) or NO_EOF)
 
 

@@ -88,10 +88,10 @@ def _answered(segments: list[Segment], rst: Segment, since: Segment | None) -> s
     return f"the client's segment {after[-1].describe()}" if after else "a segment of the client's"
 
 
-@names_causes(death_cause, RST_UNREAD, RST_LINGER, RST_NO_SOCKET, RST_UNTOLD)
+@names_causes(death_cause, RST_UNREAD, RST_LINGER, RST_NO_SOCKET, RST_UNTOLD)  # _aborted's among them
 def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, status: int | None = None,
-                  watched: float | None = None, echo_held: bool = False,
-                  refused: bool = False) -> tuple[str, str]:
+                  watched: float | None = None, echo_held: bool = False, refused: bool = False,
+                  taken: int | None = None) -> tuple[str, str]:
     """(cause, why) of the server's RST on one connection.
 
     ``segments``: the connection's capture (None without one; one without
@@ -101,7 +101,10 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
     is not ours to see; ``watched``: seconds it was seen still running
     after the RST (None: its process is not visible); ``echo_held``: the
     client let echo wait in the server's buffers; ``refused``: the RST
-    answered the client's SYN (connection refused).
+    answered the client's SYN (connection refused); ``taken``: bytes the
+    server's kernel acknowledged, as the client's socket counted them
+    (TCP_INFO; reset_log), which stand for the RST's acknowledgment number
+    when there is no capture.
     """
     if status is not None:
         return death_cause(status), f"the process {describe_exit(status)}, and the kernel reset its connections"
@@ -113,14 +116,17 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
         return RST_NO_SOCKET, ("the port had no socket any more: nothing listened on it (the RST answered the SYN)"
                                + running)
     if rst is None:  # no capture (or it missed the RST): the bytes alone
-        if echoed >= sent:
-            return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(sent)} the client sent came back "
-                                f"(none left unread), then an RST instead of EOF{running}")
-        if echo_held:
-            return RST_UNTOLD, (f"{sent - echoed} of the {_bytes(sent)} the client sent never came back: unread at "
-                                "close() (close() → RST) or echo the server held that SO_LINGER {on, 0} discarded; "
-                                "the suite cannot tell which from the bytes alone")
-        return RST_UNTOLD, "the suite cannot tell why from the bytes alone (no capture of the packets)"
+        if taken is None:
+            if echoed >= sent:
+                return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(sent)} the client sent came "
+                                    f"back (none left unread), then an RST instead of EOF{running}")
+            if not echo_held:
+                return RST_UNTOLD, "the suite cannot tell why from the bytes alone (no capture of the packets)"
+        if taken is None:
+            return _aborted(sent, echoed, echo_held, "", running, whose="the client sent", alone="the bytes")
+        return _aborted(min(sent, taken), echoed, echo_held, "", running,
+                        whose="the server's kernel had acknowledged", counted=" (the client's TCP_INFO)",
+                        alone="the bytes")
     fins = [s for s in segments[:segments.index(rst)] if not s.from_client and "F" in s.flags]
     fin = fins[0] if fins else None
     if "A" not in rst.flags:
@@ -130,16 +136,28 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
         return RST_NO_SOCKET, (f"the port had no socket any more: a bare [R] is the kernel's answer for a connection "
                                f"it no longer has, here to {_answered(segments, rst, None)}{running}")
     received = min(sent, max(rst.ack - 1, 0))  # the RST acknowledges every byte the server's kernel received
+    return _aborted(received, echoed, echo_held, "no FIN came first" if fin is None else "it aborted after its own FIN",
+                    running)
+
+
+@names_causes(RST_UNREAD, RST_LINGER, RST_UNTOLD)
+def _aborted(received: int, echoed: int, echo_held: bool, fin: str, tail: str, *,
+             whose: str = "the server had received", counted: str = "", alone: str = "the packets"
+             ) -> tuple[str, str]:
+    """The connection's own socket aborted after the server's kernel had ``received`` bytes and ``echoed`` came
+    back: unread input, SO_LINGER {1, 0}, or (echo held) the suite cannot tell which.  ``fin`` says what came
+    before the RST ("" when the packets were not seen), ``tail`` ends the line; ``whose`` says where the
+    count of ``received`` stands for and ``counted`` who counted it, ``alone`` what the suite judged from."""
     unread = received - echoed
     if unread <= 0:
-        first = "no FIN came first" if fin is None else "it aborted after its own FIN"
-        return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(received)} the server had received "
-                            f"came back (none left unread) and {first}{running}")
+        before = f" and {fin}" if fin else ", then an RST instead of EOF"
+        return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(received)} {whose}{counted} came back "
+                            f"(none left unread){before}{tail}")
     if echo_held:
-        return RST_UNTOLD, (f"{unread} of the {_bytes(received)} the server had received never came back: unread at "
-                            "close() (close() → RST) or echo it held that SO_LINGER {on, 0} discarded; the suite "
-                            "cannot tell which from the packets alone")
-    first = ", with no FIN first" if fin is None else ""
+        return RST_UNTOLD, (f"{unread} of the {_bytes(received)} {whose}{counted} never came back: unread at "
+                            f"close() (close() → RST) or echo the server held that SO_LINGER {{on, 0}} discarded; "
+                            f"the suite cannot tell which from {alone} alone{tail}")
+    first = ", with no FIN first" if fin == "no FIN came first" else ""
     return RST_UNREAD, (f"the server closed the connection with {unread} unread byte{'' if unread == 1 else 's'} in "
-                        f"its receive buffer (close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17): it had received "
-                        f"{_bytes(received)} and echoed {echoed}{first}{running}")
+                        f"its receive buffer (close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17): {whose} "
+                        f"{_bytes(received)}{counted} and echoed {echoed}{first}{tail}")

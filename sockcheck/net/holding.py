@@ -9,6 +9,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from sockcheck.net import reset_log
 from sockcheck.net.crowd import ERROR_EVENTS, MAX_EVENTS
 from sockcheck.net.stream import READ_CHUNK
 
@@ -174,6 +175,7 @@ class ConnectionHolder:
         except BlockingIOError:
             return None
         except ConnectionResetError:
+            reset_log.record(conn.sock, sent=len(conn.want), echoed=len(conn.got))
             return f"connection #{conn.index + 1}: reset after {len(conn.got)} of {len(conn.want)} bytes"
         if not data:
             return f"connection #{conn.index + 1}: EOF after {len(conn.got)} of {len(conn.want)} bytes"

@@ -9,6 +9,7 @@ import time
 
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.causes import CLIENT_URG, OOB_POLICY, URGENT_DROPPED, stream_cause
+from sockcheck.net import reset_log
 from sockcheck.net.stream import EOF_, RESET, exchange
 from sockcheck.verdicts.findings import violation
 
@@ -38,6 +39,7 @@ def send_with_urgent(sock: socket.socket, first: bool = False) -> str | None:
             sock.send(URGENT, socket.MSG_OOB)
         sock.send(AFTER)
     except (ConnectionResetError, BrokenPipeError) as exc:
+        reset_log.record(sock, sent=None, echoed=0)
         return f"the connection was reset while sending ({exc.strerror})"
     return None
 
@@ -72,6 +74,7 @@ def collect(sock: socket.socket, oob: str, timeout: float) -> tuple[bytes, bytes
                     except BlockingIOError:
                         continue
                     except ConnectionResetError:
+                        reset_log.record(sock, sent=len(BEFORE + URGENT + AFTER), echoed=len(inband))
                         return bytes(inband), bytes(urgent), "RST"
                     if not data:
                         return bytes(inband), bytes(urgent), "EOF"
