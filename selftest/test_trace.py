@@ -189,3 +189,42 @@ def test_strace_detaches_when_its_time_is_up_and_the_process_runs_on(tmp_path):
     finally:
         spinner.kill()
         spinner.wait()
+
+
+@needs_strace
+def test_a_process_that_cannot_be_traced_is_said_so(tmp_path):
+    """ptrace refused (here: the process has a tracer already, as under a debugger or with Yama's
+    ptrace_scope): attach() raises with strace's own reason, and nothing is left running."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"])
+    first = Tracer(tmp_path / "first.strace.txt")
+    try:
+        try:
+            first.attach([sleeper.pid])
+        except TraceUnavailable as exc:
+            pytest.skip(f"cannot trace here: {exc}")
+        second = Tracer(tmp_path / "second.strace.txt")
+        with pytest.raises(TraceUnavailable) as refused:
+            second.attach([sleeper.pid])
+        assert f"strace could not attach to {sleeper.pid}: " in str(refused.value)
+        assert "Operation not permitted" in str(refused.value), refused.value
+        assert second.process.poll() is not None  # the refused strace is gone
+        assert tracer_of(sleeper.pid) == first.process.pid  # and the first one untouched
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        first.stop()
+
+
+@needs_strace
+@pytest.mark.timeout(200)
+def test_a_server_under_its_own_tracer_gets_its_failure_and_says_why_no_trace(sockcheck):
+    """The whole way: a server run under a debugger of its own (strace here) cannot be traced again; the
+    verdict is the same, and the evidence names the process strace was refused and strace's reason."""
+    ensure_c_targets()
+    server = f"strace -f -qq -o /dev/null {FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}"
+    run = sockcheck.run("--target", f"sp={server}", "-k", "peer-reset",
+                        suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    assert "the process died of SIGPIPE" in run.text
+    section = _trace_section(run)
+    assert re.search(r"strace could not attach to \d+: .*Operation not permitted", section), section

@@ -101,8 +101,10 @@ class Tracer:
             if all(tracer_of(pid) in (self.process.pid, None) for pid in pids):
                 return
             time.sleep(0.01)
-        why = self._stop_now()
-        raise TraceUnavailable(f"strace could not attach to {', '.join(map(str, pids))}: {why or 'timed out'}")
+        ours = self.process.pid
+        untraced = [pid for pid in pids if tracer_of(pid) not in (ours, None)] or pids
+        why = self._stop_now(prefer="attach")
+        raise TraceUnavailable(f"strace could not attach to {', '.join(map(str, untraced))}: {why or 'timed out'}")
 
     def detach_after(self, seconds: float) -> None:
         """Stop tracing ``seconds`` from now, if the launch still runs then: the tracees run on untraced."""
@@ -116,8 +118,9 @@ class Tracer:
             self.detached = True
             process.send_signal(signal.SIGTERM)  # strace detaches from every tracee and exits
 
-    def _stop_now(self) -> str:
-        """End strace (SIGTERM detaches it from its tracees), return the last line it said."""
+    def _stop_now(self, prefer: str = "") -> str:
+        """End strace (SIGTERM detaches it from its tracees), return the last line it said (the last one
+        that mentions ``prefer``, when one does)."""
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -127,7 +130,8 @@ class Tracer:
             self.process.kill()
             _, err = self.process.communicate()
         lines = [line for line in err.decode(errors="replace").splitlines() if line.strip()]
-        return lines[-1] if lines else ""
+        preferred = [line for line in lines if prefer and prefer in line]
+        return (preferred or lines or [""])[-1]
 
     def stop(self) -> None:
         """Once the launch is gone: strace ends by itself when its last tracee has; ended here otherwise."""
