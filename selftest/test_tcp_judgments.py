@@ -19,7 +19,7 @@ from sockcheck.judgments.concurrency import (accept_queue_overflowed, burst_caus
 from sockcheck.judgments.half_close import describe_push, judge_half_close
 from sockcheck.judgments.limits import Tally, select_death
 from sockcheck.judgments.nagle import data_segments, judge_nagle
-from sockcheck.judgments.process import (fds_back, forks_for_a_client, judge_fd_cycle, judge_fd_growth,
+from sockcheck.judgments.process import (fds_back, forks_for_a_client, judge_fd_cycle, judge_fd_growth, leaks_at_once,
                                          judge_fd_warmup, judge_shutdown, judge_zombies, reaped, serves_one_at_a_time,
                                          unechoed_connection)
 from sockcheck.net.stream import COMPLETE, EOF_, RESET, STALLED, TIMEOUT
@@ -315,6 +315,14 @@ def test_fds_are_back_within_two_of_the_baseline():
 
 def test_fd_growth_passes_a_bounded_cache():
     assert judge_fd_growth(6, 20, 22, cycles=300) is None
+    assert judge_fd_growth(6, 81, None, cycles=300) is None  # 75 more: a second batch must tell
+
+
+def test_fd_growth_of_one_in_four_connections_or_more_is_a_leak_at_once():
+    assert not leaks_at_once(6, 81, 300) and leaks_at_once(6, 82, 300)
+    expect_violation(judge_fd_growth(6, 106, None, cycles=300, eof_missing=2),
+                     "fd leak: expected at most 8 open fds (baseline 6 + 2) after 300 cycles; got 106 after 300 (100 "
+                     "more: more than one in 4 connections, which no cache keeps); a half-closed connection got no EOF")
 
 
 @pytest.mark.parametrize(("eof_missing", "extra"), [(0, ""), (1, "; a half-closed connection got no EOF")])
