@@ -219,6 +219,8 @@ FAULTY = {
                                   "close(): all 32 bytes the server had received came back", causes.RST_LINGER),
         "tcp.half-close.eof-after-echo": ("then RST ([AR] seq=65537 ack=65538 len=0): SO_LINGER {on, 0} before close()",
                                           causes.RST_LINGER),
+        # echo held, so the bytes cannot tell: a second connection that left nothing unread does
+        "tcp.half-close.large": ("then RST: SO_LINGER {on, 0} before close(): ", causes.RST_LINGER),
     },
     "f-close-unread": {
         "tcp.half-close.eof-after-echo": ("then RST ([AR] seq=", causes.RST_UNREAD),
@@ -240,7 +242,7 @@ def test_each_bundled_faulty_server_gets_its_own_reset_explained(sockcheck):
     carries the explanation in the message and the cause's hint."""
     targets = [arg for name in FAULTY for arg in ("--only-target", name)]
     run = sockcheck.run("--targets-file", str(BUNDLED_MANIFEST), *targets, "-n", "2",
-                        "-k", "fin_not_rst or eof_after_echo or peer_reset",
+                        "-k", "fin_not_rst or eof_after_echo or peer_reset or test_large",
                         suites=(SUITES / "test_close.py", SUITES / "test_half_close.py"), timeout=120)
     assert run.ret == 0, str(run)  # every finding below is a declared violation, caught
     for target, findings in FAULTY.items():
@@ -249,6 +251,12 @@ def test_each_bundled_faulty_server_gets_its_own_reset_explained(sockcheck):
             assert cell["outcome"] == "xfailed", (target, check, cell)
             assert says in cell["message"], (target, check, cell["message"])
             assert cell["hint"] == CATALOGUE[check].hint(cause), (target, check, cell)
+    assert "a second connection that left the server nothing unread was reset too" in run.cell(
+        "f-linger-zero", "tcp.half-close.large")["message"]
+    held = run.cell("f-close-unread", "tcp.half-close.large")  # reset before the client's FIN
+    assert held["outcome"] == "inconclusive", held
+    assert ("the server closed the connection with input unread (close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17)"
+            in held["message"]) and "a second connection that left it nothing unread got EOF" in held["message"], held
     unread = run.cell("f-close-unread", "tcp.half-close.eof-after-echo")["message"]
     assert "the server closed the connection with " in unread
     assert f"unread bytes in its receive buffer {UNREAD_WHY}" in unread
@@ -284,6 +292,36 @@ def test_a_reset_socket_still_counts_what_the_server_took_and_echoed():
     assert met.port == client.getsockname()[1] if client.fileno() >= 0 else met.port
     reset_log.clear()
     assert reset_log.met() == []
+
+
+@pytest.mark.parametrize(("aborts_anyway", "cause", "says"), [
+    (True, causes.RST_LINGER, "SO_LINGER {on, 0} before close(): 4900 of the 5000 bytes the server's kernel had "
+                              "acknowledged (the client's TCP_INFO) never came back, and a second connection that "
+                              "left the server nothing unread was reset too"),
+    (False, causes.RST_UNREAD, f"the server closed the connection with input unread {UNREAD_WHY}: 4900 of the 5000 "
+                               "bytes the server's kernel had acknowledged (the client's TCP_INFO) never came back, "
+                               "while a second connection that left it nothing unread got EOF"),
+    (None, causes.RST_UNTOLD, "4900 of the 5000 bytes the server's kernel had acknowledged (the client's TCP_INFO) "
+                              "never came back: unread at close() (close() → RST) or echo the server held that "
+                              "SO_LINGER {on, 0} discarded; the suite cannot tell which from the bytes alone"),
+])
+def test_held_echo_is_settled_by_a_second_connection_that_leaves_nothing_unread(aborts_anyway, cause, says):
+    assert explain_reset(None, sent=5000, echoed=100, taken=5000, echo_held=True,
+                         aborts_anyway=aborts_anyway) == (cause, says)
+
+
+def test_bytes_in_flight_at_the_rst_leave_nothing_unread_unproven():
+    """The RST overtook the server's acknowledgment of the last bytes (a delayed ACK): all it acknowledged
+    was echoed, yet what was in flight may have been unread at close()."""
+    cause, why = explain_reset(None, sent=7, echoed=3, taken=3)
+    assert cause == causes.RST_UNTOLD
+    assert why.startswith("the server echoed all 3 bytes its kernel had acknowledged (the client's TCP_INFO), but 4 "
+                          "more were in flight at the RST: unread at close()"), why
+    assert explain_reset(None, sent=7, echoed=3, taken=3, aborts_anyway=False)[0] == causes.RST_UNREAD
+    assert explain_reset(None, sent=7, echoed=3, taken=3, aborts_anyway=True)[0] == causes.RST_LINGER
+    assert explain_reset(None, sent=3, echoed=3, taken=3)[0] == causes.RST_LINGER  # nothing in flight
+    assert explain_reset(None, sent=7, echoed=0, taken=0)[1].startswith(
+        "the 7 bytes the client sent were all in flight at the RST, none acknowledged (the client's TCP_INFO): unread")
 
 
 def test_the_kernels_counts_tell_unread_input_from_a_linger_abort():

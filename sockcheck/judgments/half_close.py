@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 @names_causes(stream_cause, explain_reset, NO_EOF)
 def judge_half_close(rule: str, expected: bytes, received: bytes, end: str, promise: str, *,
                      segments: list[Segment] | None = None, status: int | None = None, watched: float | None = None,
-                     echo_held: bool = False) -> Violation | None:
+                     echo_held: bool = False, aborts_anyway: bool | None = None) -> Violation | None:
     """After shutdown(SHUT_WR): ``expected`` back byte for byte, then EOF; not a reset, not silence.
 
     ``end`` is how reading ended (EOF_, RESET, TIMEOUT); ``promise`` is the
@@ -24,7 +24,9 @@ def judge_half_close(rule: str, expected: bytes, received: bytes, end: str, prom
     (explain_reset) from the connection's ``segments`` (None without a
     capture), the process's ``status`` and ``watched`` (how it stood after
     the reset) and ``echo_held`` (the client let echo wait in the server's
-    buffers), and names the cause, unless the bytes themselves were wrong;
+    buffers; ``aborts_anyway`` then settles it: a second connection that left
+    the server nothing unread was reset too), and names the cause, unless the
+    bytes themselves were wrong;
     every byte and then silence is a close that never came.
     """
     if received == expected and end == EOF_:
@@ -32,7 +34,7 @@ def judge_half_close(rule: str, expected: bytes, received: bytes, end: str, prom
     got = f"{describe_stream(expected, received)} {describe_end(end)}".strip()
     if end == RESET:
         cause, why = explain_reset(segments, sent=len(expected), echoed=len(received), status=status,
-                                   watched=watched, echo_held=echo_held)
+                                   watched=watched, echo_held=echo_held, aborts_anyway=aborts_anyway)
         if not expected.startswith(received):  # altered, missing or extra bytes: that is the finding's cause
             cause = stream_cause(expected, received, end)
         return violation(rule, promise, f"{got}{describe_reset(segments)}: {why}", cause=cause,

@@ -91,7 +91,7 @@ def _answered(segments: list[Segment], rst: Segment, since: Segment | None) -> s
 @names_causes(death_cause, RST_UNREAD, RST_LINGER, RST_NO_SOCKET, RST_UNTOLD)  # _aborted's among them
 def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, status: int | None = None,
                   watched: float | None = None, echo_held: bool = False, refused: bool = False,
-                  taken: int | None = None) -> tuple[str, str]:
+                  taken: int | None = None, aborts_anyway: bool | None = None) -> tuple[str, str]:
     """(cause, why) of the server's RST on one connection.
 
     ``segments``: the connection's capture (None without one; one without
@@ -104,7 +104,9 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
     answered the client's SYN (connection refused); ``taken``: bytes the
     server's kernel acknowledged, as the client's socket counted them
     (TCP_INFO; reset_log), which stand for the RST's acknowledgment number
-    when there is no capture.
+    when there is no capture; ``aborts_anyway``: whether the server reset a
+    second connection that left it nothing unread (serving.py's probe; None:
+    not asked), which settles what held echo leaves untold.
     """
     if status is not None:
         return death_cause(status), f"the process {describe_exit(status)}, and the kernel reset its connections"
@@ -123,10 +125,22 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
             if not echo_held:
                 return RST_UNTOLD, "the suite cannot tell why from the bytes alone (no capture of the packets)"
         if taken is None:
-            return _aborted(sent, echoed, echo_held, "", running, whose="the client sent", alone="the bytes")
-        return _aborted(min(sent, taken), echoed, echo_held, "", running,
+            return _aborted(sent, echoed, echo_held, "", running, whose="the client sent", alone="the bytes",
+                            aborts_anyway=aborts_anyway)
+        taken = min(sent, taken)
+        if echoed >= taken and sent > taken:
+            # Acknowledgments the RST overtook: bytes in flight may have reached the server, unread.
+            in_flight = (f"the server echoed all {_bytes(taken)} its kernel had acknowledged (the client's TCP_INFO), "
+                         f"but {sent - taken} more were in flight at the RST" if taken else
+                         f"the {_bytes(sent)} the client sent were all in flight at the RST, none acknowledged (the "
+                         f"client's TCP_INFO)")
+            if aborts_anyway is None:
+                return RST_UNTOLD, (f"{in_flight}: unread at close() (close() → RST) or SO_LINGER {{on, 0}}; the "
+                                    f"suite cannot tell which from the bytes alone{running}")
+            return _settled(aborts_anyway, in_flight, running)
+        return _aborted(taken, echoed, echo_held, "", running,
                         whose="the server's kernel had acknowledged", counted=" (the client's TCP_INFO)",
-                        alone="the bytes")
+                        alone="the bytes", aborts_anyway=aborts_anyway)
     fins = [s for s in segments[:segments.index(rst)] if not s.from_client and "F" in s.flags]
     fin = fins[0] if fins else None
     if "A" not in rst.flags:
@@ -137,13 +151,13 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
                                f"it no longer has, here to {_answered(segments, rst, None)}{running}")
     received = min(sent, max(rst.ack - 1, 0))  # the RST acknowledges every byte the server's kernel received
     return _aborted(received, echoed, echo_held, "no FIN came first" if fin is None else "it aborted after its own FIN",
-                    running)
+                    running, aborts_anyway=aborts_anyway)
 
 
 @names_causes(RST_UNREAD, RST_LINGER, RST_UNTOLD)
 def _aborted(received: int, echoed: int, echo_held: bool, fin: str, tail: str, *,
-             whose: str = "the server had received", counted: str = "", alone: str = "the packets"
-             ) -> tuple[str, str]:
+             whose: str = "the server had received", counted: str = "", alone: str = "the packets",
+             aborts_anyway: bool | None = None) -> tuple[str, str]:
     """The connection's own socket aborted after the server's kernel had ``received`` bytes and ``echoed`` came
     back: unread input, SO_LINGER {1, 0}, or (echo held) the suite cannot tell which.  ``fin`` says what came
     before the RST ("" when the packets were not seen), ``tail`` ends the line; ``whose`` says where the
@@ -153,6 +167,8 @@ def _aborted(received: int, echoed: int, echo_held: bool, fin: str, tail: str, *
         before = f" and {fin}" if fin else ", then an RST instead of EOF"
         return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(received)} {whose}{counted} came back "
                             f"(none left unread){before}{tail}")
+    if echo_held and aborts_anyway is not None:
+        return _settled(aborts_anyway, f"{unread} of the {_bytes(received)} {whose}{counted} never came back", tail)
     if echo_held:
         return RST_UNTOLD, (f"{unread} of the {_bytes(received)} {whose}{counted} never came back: unread at "
                             f"close() (close() → RST) or echo the server held that SO_LINGER {{on, 0}} discarded; "
@@ -161,3 +177,15 @@ def _aborted(received: int, echoed: int, echo_held: bool, fin: str, tail: str, *
     return RST_UNREAD, (f"the server closed the connection with {unread} unread byte{'' if unread == 1 else 's'} in "
                         f"its receive buffer (close() → RST, RFC 9293 §3.6.1 / RFC 2525 §2.17): {whose} "
                         f"{_bytes(received)}{counted} and echoed {echoed}{first}{tail}")
+
+
+@names_causes(RST_LINGER, RST_UNREAD)
+def _settled(aborts_anyway: bool, seen: str, tail: str) -> tuple[str, str]:
+    """What the bytes left untold (``seen``), settled by a second connection that left the server nothing
+    unread: reset too (it aborts every close: SO_LINGER {1, 0}) or closed with EOF (the first had input
+    unread)."""
+    if aborts_anyway:
+        return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): {seen}, and a second connection that left the "
+                            f"server nothing unread was reset too{tail}")
+    return RST_UNREAD, (f"the server closed the connection with input unread (close() → RST, RFC 9293 §3.6.1 / "
+                        f"RFC 2525 §2.17): {seen}, while a second connection that left it nothing unread got EOF{tail}")

@@ -32,7 +32,8 @@ class ResetMet:
     """One connection the server reset, counted over its whole life by the client's socket."""
 
     port: int | None  # the client's port, None when the socket no longer says
-    taken: int  # bytes of the client's that the server's kernel acknowledged
+    sent: int  # bytes the client sent
+    taken: int  # bytes of the client's that the server's kernel acknowledged (in flight at the RST: not counted)
     echoed: int  # bytes that came back from the server (read by the client or still queued at it)
     counted: bool  # the counts are the kernel's (TCP_INFO); False: the helper's own, of its last call
     echo_held: bool = False  # the client was not reading: echo may have waited in the server's buffers
@@ -41,9 +42,9 @@ class ResetMet:
 _met: list[ResetMet] = []
 
 
-def kernel_counts(sock: socket.socket) -> tuple[int, int] | None:
-    """(bytes of data the peer acknowledged, bytes of data received from it) on ``sock``, from TCP_INFO;
-    None when the kernel does not say (before 4.19, or not a TCP socket).
+def kernel_counts(sock: socket.socket) -> tuple[int, int, int] | None:
+    """(bytes of data sent, of them acknowledged by the peer, bytes of data received from it) on ``sock``,
+    from TCP_INFO; None when the kernel does not say (before 4.19, or not a TCP socket).
 
     ``tcpi_bytes_acked`` counts sequence space, the SYN and an acknowledged
     FIN included: capped at ``tcpi_bytes_sent`` (data only), it is the data
@@ -56,7 +57,7 @@ def kernel_counts(sock: socket.socket) -> tuple[int, int] | None:
         return None
     acked, received, sent = (struct.unpack_from("Q", info, offset)[0] for offset in (BYTES_ACKED, BYTES_RECEIVED,
                                                                                      BYTES_SENT))
-    return min(max(acked - 1, 0), sent), received
+    return sent, min(max(acked - 1, 0), sent), received
 
 
 def record(sock: socket.socket, *, sent: int | None, echoed: int, echo_held: bool = False) -> None:
@@ -69,9 +70,10 @@ def record(sock: socket.socket, *, sent: int | None, echoed: int, echo_held: boo
         port = None
     counts = kernel_counts(sock)
     if counts is not None:
-        _met.append(ResetMet(port or None, counts[0], counts[1], True, echo_held))
+        _met.append(ResetMet(port or None, *counts, True, echo_held))
     else:
-        _met.append(ResetMet(port or None, echoed if sent is None else sent, echoed, False, echo_held))
+        own = echoed if sent is None else sent
+        _met.append(ResetMet(port or None, own, own, echoed, False, echo_held))
 
 
 def clear() -> None:

@@ -8,6 +8,7 @@ from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.close import reset_while_not_reading
 from sockcheck.judgments.half_close import describe_push, judge_half_close
 from sockcheck.judgments.resets import SETTLE, reset_seen
+from sockcheck.net.serving import resets_with_nothing_unread
 from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, read_until_eof,
                                   send_until_stalled)
 from sockcheck.polling import poll_until
@@ -99,7 +100,11 @@ def test_large(target, payloads, prompt, deadline, note):
     status, or still running), without a capture: the echo the server held
     for the client may be lost with the connection, so when bytes never came
     back, unread input and SO_LINGER {1, 0} cannot be told apart even on the
-    wire, and the message says so.
+    wire.  A second connection then sends a few bytes, reads them back and
+    half-closes, leaving the server nothing unread: reset too, the server
+    aborts every close (SO_LINGER {1, 0}); EOF, the first had input unread.
+    When that probe gets no whole echo, the message says the suite cannot
+    tell.
 
     Attribution: a reset before the FIN, while the client is not reading, is
     tcp.backpressure.slow-reader's finding: this check then reports
@@ -119,9 +124,14 @@ def test_large(target, payloads, prompt, deadline, note):
     how = describe_push(push.end, push.sent, len(payload), push.elapsed)
     segments, status, watched = (reset_evidence(target, None, prompt, deadline(SETTLE)) if result.end == RESET
                                  else NO_RESET)
+    # Echo the server held is lost with the connection: unread input and SO_LINGER {1, 0} look the same.
+    # A second connection that leaves the server nothing unread tells them apart.
+    aborts_anyway = (resets_with_nothing_unread(target.address, target.family, prompt)
+                     if result.end == RESET and status is None else None)
     finding = judge_half_close("half-close (4 MiB)", payload[:push.sent], result.data, result.end,
                                f"all {push.sent} bytes written before the FIN back, then EOF ({how})",
-                               segments=segments, status=status, watched=watched, echo_held=True)
+                               segments=segments, status=status, watched=watched, echo_held=True,
+                               aborts_anyway=aborts_anyway)
     if finding:
         raise finding
     note(f"{how}; all of it back, then EOF, {result.elapsed:.2f}s after the FIN")
