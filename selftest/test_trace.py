@@ -91,6 +91,11 @@ def _trace_section(run) -> str:
     return text[start:end]
 
 
+def _joined_ladder(section: str) -> str:
+    """The replay's packets and the server's calls on one time axis, as saved beside the trace."""
+    return Path(re.search(r"beside its packets: ([^;)\s]+)", section).group(1)).read_text()
+
+
 def _whole_trace(section: str) -> str:
     path = re.search(r"the whole trace: ([^;)\s]+)", section).group(1)
     return Path(path).read_text()
@@ -107,6 +112,10 @@ def test_sigpipe_shows_the_write_and_the_signal_that_killed_the_server(sockcheck
     assert "the replay failed the same way" in section.splitlines()[0]
     assert re.search(r"write\(\d+, .*EPIPE", section), section
     assert "--- SIGPIPE" in section and "+++ killed by SIGPIPE +++" in section, section
+    # No capture in this check: the replay runs one of its own, so the calls sit beside the packets.
+    ladder = _joined_ladder(section)
+    assert re.search(r"server │ \[\d+\] write\(\d+, .*EPIPE", ladder) and "+++ killed by SIGPIPE +++" in ladder, ladder
+    assert "──▶ server" in ladder, ladder[:2000]
 
 
 @needs_strace
@@ -126,6 +135,8 @@ def test_fork_noreap_shows_sigchld_and_no_wait(sockcheck):
     until_stopped = whole.split("--- SIGTERM")[0]
     assert until_stopped.count("--- SIGCHLD") >= 2, whole[:2000]
     assert "wait4(" not in until_stopped and "waitid(" not in until_stopped, until_stopped[-2000:]
+    ladder = _joined_ladder(section)
+    assert "--- SIGCHLD" in ladder and "──▶ server" in ladder, ladder[:3000]
 
 
 @needs_strace
@@ -141,7 +152,7 @@ def test_select_server_reads_eof_and_never_closes(sockcheck, tmp_path):
     assert eof, section
     assert f"close({eof.group(1)})" not in _whole_trace(section)
     # A wire check: the replay's packets and the server's calls on one time axis.
-    ladder = Path(re.search(r"beside its packets: ([^;)\s]+)", section).group(1)).read_text()
+    ladder = _joined_ladder(section)
     assert "[AF]" in ladder and re.search(r'server │ \[\d+\] read\(\d+, "", \d+\) = 0', ladder), ladder[:3000]
     # ... and the trace and both ladders are the Allure result's attachments.
     [result] = [json.loads(path.read_text()) for path in (tmp_path / "allure").glob("*-result.json")]
