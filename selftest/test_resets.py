@@ -320,6 +320,10 @@ def test_bytes_in_flight_at_the_rst_leave_nothing_unread_unproven():
     assert explain_reset(None, sent=7, echoed=3, taken=3, aborts_anyway=False)[0] == causes.RST_UNREAD
     assert explain_reset(None, sent=7, echoed=3, taken=3, aborts_anyway=True)[0] == causes.RST_LINGER
     assert explain_reset(None, sent=3, echoed=3, taken=3)[0] == causes.RST_LINGER  # nothing in flight
+    assert explain_reset(None, sent=0, echoed=0, taken=0) == (
+        causes.RST_UNTOLD, "the server reset the connection before the client had sent a byte: with nothing unread, an "
+                           "abortive close (SO_LINGER {on, 0}) or a connection its listener never accepted; the suite "
+                           "cannot tell which without a capture")
     assert explain_reset(None, sent=7, echoed=0, taken=0)[1].startswith(
         "the 7 bytes the client sent were all in flight at the RST, none acknowledged (the client's TCP_INFO): unread")
 
@@ -378,8 +382,8 @@ def test_every_other_check_that_met_a_reset_says_why(sockcheck):
             assert says in cell["message"], (target, check, cell["message"])
             assert UNREAD_WHY in cell["message"], (target, check, cell["message"])
             assert cell["hint"] == CATALOGUE[check].hint(cause), (target, check, cell)
+    # The probe of a fresh launch does not explain its reset: tcp.echo.roundtrip's finding does, and the
+    # inconclusive checks it stops read the same, folded into one line.
     probe = run.cell(TURNS_AWAY, "tcp.echo.large")
     assert probe["outcome"] == "inconclusive", probe
-    if "resets the connection" in probe["message"]:
-        assert ("resets the connection before answering (a fresh launch, sent 1 byte, gave nothing back: the server "
-                f"closed the connection with 1 unread byte in its receive buffer {UNREAD_WHY}") in probe["message"]
+    assert "gave nothing back); its log: " in probe["message"], probe

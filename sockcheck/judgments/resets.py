@@ -128,6 +128,10 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
             return _aborted(sent, echoed, echo_held, "", running, whose="the client sent", alone="the bytes",
                             aborts_anyway=aborts_anyway)
         taken = min(sent, taken)
+        if sent == 0:
+            return RST_UNTOLD, ("the server reset the connection before the client had sent a byte: with nothing "
+                                "unread, an abortive close (SO_LINGER {on, 0}) or a connection its listener never "
+                                f"accepted; the suite cannot tell which without a capture{running}")
         if echoed >= taken and sent > taken:
             # Acknowledgments the RST overtook: bytes in flight may have reached the server, unread.
             in_flight = (f"the server echoed all {_bytes(taken)} its kernel had acknowledged (the client's TCP_INFO), "
