@@ -342,7 +342,11 @@ def test_the_kernels_counts_tell_unread_input_from_a_linger_abort():
     ("connection #2: reset after 3 of 16 bytes", True),
     ("got ConnectionResetError: [Errno 104] Connection reset by peer", True),
     ("the server resets the connection before answering", True),
+    ("the server reset the connection after taking 74888 bytes", True),
+    ("the connection was reset while sending (Connection reset by peer)", True),
     ("cannot judge x: got 3 bytes then EOF (see tcp.close.peer-reset)", False),
+    ("cannot judge peer reset: the warm-up came back as 3 bytes then nothing (timed out)", False),
+    ("expected a new client echoed after a reset by a client that had sent 5 bytes; got 0 bytes then EOF", False),
 ])
 def test_a_finding_speaks_of_a_reset_in_its_own_words_not_in_a_checks_name(text, speaks):
     assert mentions_reset(text) is speaks
