@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 
 from sockcheck.fixtures.checkmark import check
 from sockcheck.judgments.close import (close_settled, describe_death, judge_orderly_close, judge_peer_reset,
                                        judge_warmup, reset_stage, reset_while_not_reading)
 from sockcheck.judgments.resets import SETTLE, server_reset
+from sockcheck.net.socket_progress import ProgressReader, push_until_still
 from sockcheck.net.stream import (RESET, exchange, narrow_connect, narrow_server_share, send_until_stalled,
                                   set_linger_reset)
 from sockcheck.polling import poll_until
 
 WARMUP = 64 * 1024
 UNREAD = 1024 * 1024
+SERVER_STILL = 0.1  # seconds the server's counters stand still before the client's reset
 QUIET = 0.25  # seconds without progress, echo waiting, after which the server counts as no longer reading
 WRITE_LIMIT = 8.0
 
@@ -36,8 +40,9 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
     64 KiB (the server is serving it), then sends 1 MiB without reading, until
     the server has taken all of it or has stopped taking more for a quarter of
     a second while echo waits unread: either way the server has more echo for
-    it than the kernel will take.  Then it closes with SO_LINGER {1, 0}, which
-    sends RST.  Where the target's processes are visible, the check waits
+    it than the kernel will take.  Once the server's own counters have stood
+    still for 0.1 s (it waits, not between two writes), the client closes with
+    SO_LINGER {1, 0}, which sends RST.  Where the target's processes are visible, the check waits
     until the server has closed the reset connection (or died) before the new
     client connects.  A refusal or a reset the new client meets is explained
     from the server's process (its exit status, or still running) and the
@@ -59,6 +64,7 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
         push = send_until_stalled(aborting, unread, quiet=deadline(QUIET), patience=prompt, limit=deadline(WRITE_LIMIT))
         if push.end == RESET:
             raise reset_while_not_reading("peer reset", push.sent, "the client's reset")
+        wait_until_server_still(aborting, prompt)
         set_linger_reset(aborting)
         holding = descriptors(target)
     stage = reset_stage(push.sent, push.end)
@@ -87,6 +93,19 @@ def test_peer_reset(target, tcp_client, payloads, prompt, deadline, note):
     if finding:
         raise finding
     note(f"survived a reset {stage[len('after a reset '):]}; " + handled)
+
+
+def wait_until_server_still(sock, timeout: float) -> None:
+    """Until the server's end of ``sock`` has neither read nor written for SERVER_STILL seconds (its own
+    counters, socket_progress.py), or ``timeout``: the reset then finds it waiting (in poll(), or in a
+    write blocked on the full connection), not between two writes of its echo.  A write that is under
+    way as the reset lands reports ECONNRESET and raises no SIGPIPE; the next one raises it.  A server
+    caught mid-write would be lucky, not correct, and its verdict would follow the scheduler."""
+    with ProgressReader(sock) as reader:
+        def moved():
+            progress = reader.read()
+            return None if progress is None else progress.moved()
+        push_until_still(sock, b"", 0, moved, quiet=SERVER_STILL, until=time.monotonic() + timeout)
 
 
 def descriptors(target) -> int | None:
