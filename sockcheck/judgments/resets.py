@@ -118,13 +118,9 @@ def explain_reset(segments: list[Segment] | None, *, sent: int, echoed: int, sta
         return RST_NO_SOCKET, ("the port had no socket any more: nothing listened on it (the RST answered the SYN)"
                                + running)
     if rst is None:  # no capture (or it missed the RST): the bytes alone
-        if taken is None:
-            if echoed >= sent:
-                return RST_LINGER, (f"SO_LINGER {{on, 0}} before close(): all {_bytes(sent)} the client sent came "
-                                    f"back (none left unread), then an RST instead of EOF{running}")
-            if not echo_held:
+        if taken is None:  # the client's own counts: what it sent stands for what the server received
+            if echoed < sent and not echo_held:
                 return RST_UNTOLD, "the suite cannot tell why from the bytes alone (no capture of the packets)"
-        if taken is None:
             return _aborted(sent, echoed, echo_held, "", running, whose="the client sent", alone="the bytes",
                             aborts_anyway=aborts_anyway)
         taken = min(sent, taken)
@@ -164,8 +160,8 @@ def _aborted(received: int, echoed: int, echo_held: bool, fin: str, tail: str, *
              aborts_anyway: bool | None = None) -> tuple[str, str]:
     """The connection's own socket aborted after the server's kernel had ``received`` bytes and ``echoed`` came
     back: unread input, SO_LINGER {1, 0}, or (echo held) the suite cannot tell which.  ``fin`` says what came
-    before the RST ("" when the packets were not seen), ``tail`` ends the line; ``whose`` says where the
-    count of ``received`` stands for and ``counted`` who counted it, ``alone`` what the suite judged from."""
+    before the RST ("" when the packets were not seen), ``tail`` ends the line; ``whose`` names what
+    ``received`` counts and ``counted`` who counted it, ``alone`` what the suite judged from."""
     unread = received - echoed
     if unread <= 0:
         before = f" and {fin}" if fin else ", then an RST instead of EOF"

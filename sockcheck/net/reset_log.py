@@ -1,14 +1,15 @@
 """The connections a server reset under the current test case, so that a finding which met a reset can say why.
 
-The client helpers (stream.py, serving.py, holding.py) call :func:`record`
-wherever the server's RST ends a connection (ECONNRESET or EPIPE at the
-client).  What is kept is what the client's own socket still knows after
-the reset, over the connection's whole life whichever helper wrote or read
-last: its port, the bytes the server's kernel had acknowledged and the
-bytes that came back (TCP_INFO's counters, which a reset socket keeps).  Bytes the
-server's kernel took and never echoed were unread at its close() or lost
-with its queues; resets.explain_reset tells the causes apart with the
-capture and the process's end as well.
+The client helpers (stream.py, holding.py, the urgent check's own reads
+and writes) call :func:`record` wherever the server's RST ends a
+connection (ECONNRESET or EPIPE at the client).  What is kept is what the
+client's own socket still knows after the reset, over the connection's
+whole life whichever helper wrote or read last: its port, the bytes it
+sent, those the server's kernel had acknowledged and those that came back
+(TCP_INFO's counters, which a reset socket keeps).  Bytes the server's
+kernel took and never echoed were unread at its close() or lost with its
+queues; resets.explain_reset tells the causes apart with the capture and
+the process's end as well.
 
 The fixture that runs a case empties the log before the check and reads it
 after (fixtures/launch.py); checks never read it.  One pytest process runs
