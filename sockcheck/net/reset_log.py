@@ -20,12 +20,9 @@ append to it safely (list.append is atomic).
 from __future__ import annotations
 
 import socket
-import struct
 from dataclasses import dataclass
 
-TCP_INFO_SIZE = 256
-# struct tcp_info (linux/tcp.h): byte offsets of the __u64 counters read here.
-BYTES_ACKED, BYTES_RECEIVED, BYTES_SENT = 120, 128, 200
+from sockcheck.net import tcp_info
 
 
 @dataclass(frozen=True)
@@ -51,14 +48,12 @@ def kernel_counts(sock: socket.socket) -> tuple[int, int, int] | None:
     FIN included: capped at ``tcpi_bytes_sent`` (data only), it is the data
     the peer's kernel took."""
     try:
-        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+        counters = tcp_info.byte_counters(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, tcp_info.SIZE))
     except OSError:
         return None
-    if len(info) < BYTES_SENT + 8:
+    if counters is None or counters.sent is None:
         return None
-    acked, received, sent = (struct.unpack_from("Q", info, offset)[0] for offset in (BYTES_ACKED, BYTES_RECEIVED,
-                                                                                     BYTES_SENT))
-    return sent, min(max(acked - 1, 0), sent), received
+    return counters.sent, min(max(counters.acked - 1, 0), counters.sent), counters.received
 
 
 def record(sock: socket.socket, *, sent: int | None, echoed: int, echo_held: bool = False) -> None:

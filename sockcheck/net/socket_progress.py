@@ -11,14 +11,14 @@ wqueue``).  Both move only when the application reads or writes, never when
 the kernel merely passes queued bytes on.
 
 The request and answer layouts are socket_table's (linux/inet_diag.h), with
-the INET_DIAG_INFO extension: the server socket's ``struct tcp_info``.
+the INET_DIAG_INFO extension: the server socket's ``struct tcp_info``, whose
+counters tcp_info.py reads.
 """
 
 from __future__ import annotations
 
 import selectors
 import socket
-import struct
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -27,12 +27,9 @@ from sockcheck.net.socket_table import (DIAG_INODE, DIAG_MSG, DIAG_REQUEST, DIAG
                                         NLM_F_REQUEST, SOCK_DIAG_BY_FAMILY, SOCKID, SOCKID_REST, attribute, exchange,
                                         sockid)
 from sockcheck.net.stream import WRITE_CHUNK
+from sockcheck.net.tcp_info import byte_counters
 
 INET_DIAG_INFO = 2  # the attribute carrying struct tcp_info; asked for with ext bit 1 << (2 - 1)
-# struct tcp_info (linux/tcp.h): tcpi_bytes_acked and tcpi_bytes_received, u64 at offsets 120 and 128
-# since Linux 4.1 (bytes_received since 4.2).
-TCPI_BYTES = struct.Struct("=QQ")
-TCPI_BYTES_OFFSET = 120
 # Connected states: a server's end of a connection the client has not closed, or has half-closed.
 CONNECTED = (1 << 1) | (1 << 8)  # ESTABLISHED, CLOSE_WAIT
 PUSH_POLL = 0.005  # seconds between looks at the server's counters while pushing
@@ -106,10 +103,10 @@ def _progress(data: bytes, start: int, end: int) -> SocketProgress | None:
     _expires, rqueue, wqueue, _uid, _inode = DIAG_INODE.unpack_from(
         data, start + DIAG_MSG.size + SOCKID.size + SOCKID_REST.size)
     info = attribute(data, start, end, INET_DIAG_INFO)
-    if info is None or len(info) < TCPI_BYTES_OFFSET + TCPI_BYTES.size:
+    counters = None if info is None else byte_counters(info)
+    if counters is None:
         return None
-    acked, received = TCPI_BYTES.unpack_from(info, TCPI_BYTES_OFFSET)
-    return SocketProgress(received - rqueue, acked + wqueue, rqueue, wqueue)
+    return SocketProgress(counters.received - rqueue, counters.acked + wqueue, rqueue, wqueue)
 
 
 def _mapped(address: bytes) -> bytes:
