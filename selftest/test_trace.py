@@ -91,6 +91,16 @@ def _trace_section(run) -> str:
     return text[start:end]
 
 
+def _fails(sockcheck, server: str, checks: str, module: str, *options: str):
+    """A one-liner of a bundled faulty server (``server``: its command line), run on the ``checks`` (-k) of
+    suites/tcp/``module``; the run, which must have failed."""
+    ensure_c_targets()
+    run = sockcheck.run(*options, "--target", f"me={server}", "-k", checks,
+                        suites=[ROOT / "suites" / "tcp" / module], timeout=RUN_TIMEOUT)
+    assert run.ret == 1, run.text
+    return run
+
+
 def _joined_ladder(section: str) -> str:
     """The replay's packets and the server's calls on one time axis, as saved beside the trace."""
     return Path(re.search(r"beside its packets: ([^;)\s]+)", section).group(1)).read_text()
@@ -104,10 +114,7 @@ def _whole_trace(section: str) -> str:
 @needs_strace
 @pytest.mark.timeout(200)
 def test_sigpipe_shows_the_write_and_the_signal_that_killed_the_server(sockcheck):
-    ensure_c_targets()
-    run = sockcheck.run("--target", f"sp={FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}", "-k", "peer-reset",
-                        suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
-    assert run.ret == 1, run.text
+    run = _fails(sockcheck, f"{FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}", "peer-reset", "test_close.py")
     section = _trace_section(run)
     assert "the replay failed the same way" in section.splitlines()[0]
     assert re.search(r"write\(\d+, .*EPIPE", section), section
@@ -121,10 +128,7 @@ def test_sigpipe_shows_the_write_and_the_signal_that_killed_the_server(sockcheck
 @needs_strace
 @pytest.mark.timeout(200)
 def test_fork_noreap_shows_sigchld_and_no_wait(sockcheck):
-    ensure_c_targets()
-    run = sockcheck.run("--target", f"fn={FAULTY_BIN / 'fork_noreap'} {{port}} {{host}}", "-k", "zombies",
-                        suites=[ROOT / "suites" / "tcp" / "test_process.py"], timeout=RUN_TIMEOUT)
-    assert run.ret == 1, run.text
+    run = _fails(sockcheck, f"{FAULTY_BIN / 'fork_noreap'} {{port}} {{host}}", "zombies", "test_process.py")
     # The original attempt's evidence is kept as it was, each section once: the check's own process
     # tree is not shown again beside the launch's.
     assert run.stdout.count("--- process tree ---") == 1, run.stdout
@@ -174,10 +178,8 @@ def test_a_passing_run_has_no_trace_and_no_replay(sockcheck):
 
 @pytest.mark.timeout(200)
 def test_no_trace_failures_turns_the_replay_off(sockcheck):
-    ensure_c_targets()
-    run = sockcheck.run("--no-trace-failures", "--target", f"sp={FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}",
-                        "-k", "peer-reset", suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
-    assert run.ret == 1, run.text
+    run = _fails(sockcheck, f"{FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}", "peer-reset", "test_close.py",
+                 "--no-trace-failures")
     assert REPLAYED not in run.text
     assert not list(Path.cwd().glob("reports/evidence/*.strace.txt"))
 
@@ -231,11 +233,8 @@ def test_a_process_that_cannot_be_traced_is_said_so(tmp_path):
 def test_a_server_under_its_own_tracer_gets_its_failure_and_says_why_no_trace(sockcheck):
     """The whole way: a server run under a debugger of its own (strace here) cannot be traced again; the
     verdict is the same, and the evidence names the process strace was refused and strace's reason."""
-    ensure_c_targets()
-    server = f"strace -f -qq -o /dev/null {FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}"
-    run = sockcheck.run("--target", f"sp={server}", "-k", "peer-reset",
-                        suites=[ROOT / "suites" / "tcp" / "test_close.py"], timeout=RUN_TIMEOUT)
-    assert run.ret == 1, run.text
+    run = _fails(sockcheck, f"strace -f -qq -o /dev/null {FAULTY_BIN / 'sigpipe_kills'} {{port}} {{host}}",
+                 "peer-reset", "test_close.py")
     assert "the process died of SIGPIPE" in run.text
     section = _trace_section(run)
     assert re.search(r"strace could not attach to \d+: .*Operation not permitted", section), section
