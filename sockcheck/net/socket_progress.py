@@ -85,6 +85,11 @@ class ProgressReader:
             found = self._ask(socket.AF_INET6, _mapped(self.server_address), _mapped(self.client_address))
         return found
 
+    def moved(self) -> tuple[int, int] | None:
+        """read()'s (read, written) now, for push_until_still's ``mark``; None when read() finds nothing."""
+        progress = self.read()
+        return None if progress is None else progress.moved()
+
     def _ask(self, family: int, server: bytes, client: bytes) -> SocketProgress | None:
         """One exact lookup (no dump: the kernel finds the socket by its addresses and ports in its hash
         table, whatever else the namespace holds)."""

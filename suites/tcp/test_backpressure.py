@@ -48,9 +48,9 @@ def watch_stall(sock, payload: bytes, target, *, settle_by: float) -> Stall:
     stall = Stall(0)
     with ProgressReader(sock) as server:
         def mark() -> Hashable:
-            progress = server.read()
-            if progress is not None:
-                return progress.moved()
+            moved = server.moved()
+            if moved is not None:
+                return moved
             # The server's socket is not in this namespace's table (or it is gone): what the client
             # sees moving, which misses copying the server does while the client's window is closed.
             stall.counted_by = "the client's socket"

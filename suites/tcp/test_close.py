@@ -102,10 +102,7 @@ def wait_until_server_still(sock, timeout: float) -> None:
     way as the reset lands reports ECONNRESET and raises no SIGPIPE; the next one raises it.  A server
     caught mid-write would be lucky, not correct, and its verdict would follow the scheduler."""
     with ProgressReader(sock) as reader:
-        def moved():
-            progress = reader.read()
-            return None if progress is None else progress.moved()
-        push_until_still(sock, b"", 0, moved, quiet=SERVER_STILL, until=time.monotonic() + timeout)
+        push_until_still(sock, b"", 0, reader.moved, quiet=SERVER_STILL, until=time.monotonic() + timeout)
 
 
 def descriptors(target) -> int | None:
