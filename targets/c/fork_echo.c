@@ -19,6 +19,15 @@
  *  - echo, half-close (echo everything, then close -> FIN), backpressure
  *    (the child sleeps in write_all) and resets (end only that child) as in
  *    the iterative server, but any number of clients at once.
+ *
+ * Built a second time as fork_small_echo, with ECHO_BUFFER=16 (Makefile):
+ * the textbook str_echo() loop with a tiny buffer.  A small buffer is slow,
+ * not wrong.  Echoing a megabyte takes 65,536 read/write pairs, so while a
+ * client that has stopped reading fills the buffers, the child works hard;
+ * once the client's receive window and the child's send buffer are full,
+ * the child sleeps in the kernel's write path (sk_stream_wait_memory) and
+ * uses no CPU until the client reads again.  That is backpressure done
+ * right, whatever the buffer size: the server waits, it does not spin.
  */
 #define _GNU_SOURCE
 #include "children.h"
@@ -29,6 +38,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#ifndef ECHO_BUFFER
+#define ECHO_BUFFER 65536 /* bytes each child reads, and writes back, at a time */
+#endif
 
 /* Live children are kept in children.h's table, changed by main() only with
  * SIGCHLD blocked, and by the SIGCHLD handler reap_children(), which
@@ -45,7 +58,7 @@ static void spawn(int lfd, int cfd, const sigset_t *chld)
         log_msg("out of memory");
     } else {
         /* The child: blocking echo until EOF or error, then exit. */
-        pid_t pid = fork_echo_child(lfd, cfd, 65536);
+        pid_t pid = fork_echo_child(lfd, cfd, ECHO_BUFFER);
         if (pid < 0)
             log_msg("fork: %s", strerror(errno));
         else
